@@ -1,0 +1,368 @@
+//! Job handlers for the side effects of incident changes: incident channels, cards kept up
+//! to date in place, status updates and reminders in chat. Each is idempotent: it records
+//! what it posted and, when run again after a crash, skips what is already there.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::chat::{Button, ButtonStyle, ChatPlatform, Field, Message, Tone};
+use crate::clock::Clock;
+use crate::jobs::{Handlers, JobError, JobHandler};
+use crate::model::{
+    Incident, IncidentId, IncidentStatus, Job, NewJob, NewTimelineEntry, Subject, TimelineKind,
+};
+use crate::ops::{CORE_QUEUE, chat_queue, kinds};
+use crate::store::{PostedMessage, Store, StoreError};
+
+/// The incident card: what it is, how bad, who leads it, and what you can do.
+pub fn incident_card(incident: &Incident) -> Message {
+    let tone = if incident.is_open() {
+        Tone::from(incident.severity)
+    } else {
+        Tone::Resolved
+    };
+    let person = |u: &Option<crate::model::UserId>| {
+        u.as_ref().map_or_else(|| "unassigned".to_owned(), |u| u.to_string())
+    };
+    let mut fields = vec![
+        Field { label: "Severity".into(), value: incident.severity.to_string() },
+        Field { label: "Status".into(), value: incident.status.to_string() },
+        Field { label: "Commander".into(), value: person(&incident.commander) },
+        Field { label: "Communications".into(), value: person(&incident.communications_lead) },
+    ];
+    if !incident.services.is_empty() {
+        let services: Vec<&str> = incident.services.iter().map(|s| s.as_str()).collect();
+        fields.push(Field { label: "Services".into(), value: services.join(", ") });
+    }
+    let buttons = if incident.is_open() {
+        vec![
+            Button {
+                action: "status".into(),
+                value: incident.id.to_string(),
+                label: "Show status".into(),
+                style: ButtonStyle::Default,
+            },
+            Button {
+                action: "resolve".into(),
+                value: incident.id.to_string(),
+                label: "Resolve".into(),
+                style: ButtonStyle::Danger,
+            },
+        ]
+    } else {
+        Vec::new()
+    };
+    Message {
+        title: Some(format!("{} {}", incident.reference(), incident.title)),
+        tone: Some(tone),
+        fields,
+        text: Vec::new(),
+        buttons,
+        context: Some(format!(
+            "Declared by {} at {}",
+            incident.declared_by,
+            incident.declared_at.format("%Y-%m-%d %H:%M UTC")
+        )),
+    }
+}
+
+/// The name of an incident's channel: `inc-42-checkout-is-failing`, at most 80 characters,
+/// lower case, digits and dashes (what every platform accepts).
+pub fn channel_name(incident: &Incident) -> String {
+    let mut slug = String::new();
+    for c in incident.title.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+    }
+    let mut name = format!("inc-{}-{}", incident.number, slug.trim_end_matches('-'));
+    name.truncate(80);
+    name.trim_end_matches('-').to_owned()
+}
+
+fn card_key(id: IncidentId) -> String {
+    format!("incident:{id}:card")
+}
+
+fn announcement_key(id: IncidentId) -> String {
+    format!("incident:{id}:announcement")
+}
+
+#[derive(Deserialize)]
+struct IncidentPayload {
+    incident_id: IncidentId,
+    #[serde(default)]
+    lines: Vec<String>,
+    #[serde(default)]
+    actor: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct UpdatePayload {
+    update_id: uuid::Uuid,
+}
+
+fn payload<T: for<'de> Deserialize<'de>>(job: &Job) -> Result<T, JobError> {
+    serde_json::from_value(job.payload.clone())
+        .map_err(|e| JobError::permanent(format!("bad {} payload: {e}", job.kind)))
+}
+
+/// Chat effects on one platform.
+pub struct ChatEffects {
+    store: Arc<dyn Store>,
+    platform: Arc<dyn ChatPlatform>,
+}
+
+impl ChatEffects {
+    pub fn handlers(store: Arc<dyn Store>, platform: Arc<dyn ChatPlatform>) -> Handlers {
+        let me: Arc<dyn JobHandler> = Arc::new(Self { store, platform });
+        Handlers::new()
+            .on(kinds::INCIDENT_OPENED, me.clone())
+            .on(kinds::INCIDENT_CHANGED, me.clone())
+            .on(kinds::STATUS_UPDATE, me.clone())
+            .on(kinds::REMINDER_POST, me)
+    }
+
+    fn name(&self) -> &str {
+        self.platform.name()
+    }
+
+    /// The incident's channel on this platform, created and recorded on first use.
+    async fn ensure_channel(&self, incident: &Incident) -> Result<String, JobError> {
+        if let Some(c) = incident.channels.iter().find(|c| c.platform == self.name()) {
+            return Ok(c.channel_id.clone());
+        }
+        let topic = format!("{} · {} · {}", incident.reference(), incident.severity, incident.status);
+        let channel = self.platform.create_channel(&channel_name(incident), &topic).await?;
+        self.store.attach_channel(incident.id, &channel).await?;
+        let mut invitees = Vec::new();
+        let declarer = incident.declared_by.strip_prefix("user:").map(crate::model::UserId::from);
+        for user in declarer.iter().chain(incident.commander.iter()) {
+            match self.store.get_user(user).await {
+                Ok(u) => invitees.extend(u.chat.get(self.name()).cloned()),
+                Err(StoreError::NotFound(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        invitees.dedup();
+        if !invitees.is_empty() {
+            self.platform.invite(&channel.channel_id, &invitees).await?;
+        }
+        Ok(channel.channel_id)
+    }
+
+    /// Posts `message` once under `key`; a rerun finds the recorded message and edits it.
+    async fn post_once(&self, key: &str, channel: &str, message: &Message) -> Result<bool, JobError> {
+        if let Some(posted) = self.store.posted_message(key, self.name()).await? {
+            self.platform
+                .update_message(&posted.channel_id, &posted.message_id, message)
+                .await?;
+            return Ok(false);
+        }
+        let message_id = self.platform.post_message(channel, message).await?;
+        let posted = PostedMessage { channel_id: channel.to_owned(), message_id };
+        self.store.save_posted_message(key, self.name(), &posted).await?;
+        Ok(true)
+    }
+
+    async fn opened(&self, p: IncidentPayload) -> Result<(), JobError> {
+        let incident = self.store.get_incident(p.incident_id).await?;
+        let channel = self.ensure_channel(&incident).await?;
+        let card = incident_card(&incident);
+        if self.post_once(&card_key(incident.id), &channel, &card).await? {
+            let posted = self.store.posted_message(&card_key(incident.id), self.name()).await?;
+            if let Some(posted) = posted {
+                self.platform.pin(&channel, &posted.message_id).await?;
+            }
+        }
+        if let Some(announce) = self.platform.announcements_channel() {
+            self.post_once(&announcement_key(incident.id), &announce, &card).await?;
+        }
+        Ok(())
+    }
+
+    async fn changed(&self, p: IncidentPayload) -> Result<(), JobError> {
+        let incident = self.store.get_incident(p.incident_id).await?;
+        let channel = self.ensure_channel(&incident).await?;
+        let card = incident_card(&incident);
+        for key in [card_key(incident.id), announcement_key(incident.id)] {
+            if let Some(posted) = self.store.posted_message(&key, self.name()).await? {
+                self.platform
+                    .update_message(&posted.channel_id, &posted.message_id, &card)
+                    .await?;
+            }
+        }
+        if !p.lines.is_empty() {
+            let mut text = p.lines.join("\n");
+            if let Some(actor) = p.actor {
+                text = format!("{text}\n(by {actor})");
+            }
+            self.platform.post_message(&channel, &Message::text(text)).await?;
+        }
+        let topic = format!("{} · {} · {}", incident.reference(), incident.severity, incident.status);
+        self.platform.set_topic(&channel, &topic).await?;
+        Ok(())
+    }
+
+    async fn status_update(&self, p: UpdatePayload) -> Result<(), JobError> {
+        let update = self.store.get_status_update(p.update_id).await?;
+        let incident = self.store.get_incident(update.incident_id).await?;
+        let channel = self.ensure_channel(&incident).await?;
+        let message = Message {
+            title: Some(format!("Update on {}: {}", incident.reference(), incident.status)),
+            tone: Some(Tone::Info),
+            text: vec![update.text.clone()],
+            context: Some(format!(
+                "{} update by {} at {}",
+                update.visibility,
+                update.author,
+                update.posted_at.format("%H:%M UTC")
+            )),
+            ..Default::default()
+        };
+        self.post_once(&format!("update:{}", update.id), &channel, &message).await?;
+        Ok(())
+    }
+
+    async fn reminder(&self, p: IncidentPayload) -> Result<(), JobError> {
+        let incident = self.store.get_incident(p.incident_id).await?;
+        let channel = self.ensure_channel(&incident).await?;
+        let text = p.lines.join("\n");
+        self.platform.post_message(&channel, &Message::text(text)).await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl JobHandler for ChatEffects {
+    async fn run(&self, job: &Job) -> Result<(), JobError> {
+        match job.kind.as_str() {
+            kinds::INCIDENT_OPENED => self.opened(payload(job)?).await,
+            kinds::INCIDENT_CHANGED => self.changed(payload(job)?).await,
+            kinds::STATUS_UPDATE => self.status_update(payload(job)?).await,
+            kinds::REMINDER_POST => self.reminder(payload(job)?).await,
+            other => Err(JobError::permanent(format!("chat effects cannot run `{other}`"))),
+        }
+    }
+}
+
+/// Reminds an open incident's channels when no status update was posted for a while.
+/// Each declare and each update schedules one reminder; a reminder whose incident got an
+/// update since, or was resolved, does nothing.
+pub struct UpdateReminders {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    platforms: Vec<String>,
+    every: chrono::Duration,
+}
+
+#[derive(Deserialize)]
+struct ReminderPayload {
+    incident_id: IncidentId,
+    since: DateTime<Utc>,
+}
+
+impl UpdateReminders {
+    pub fn handlers(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        platforms: Vec<String>,
+        every: chrono::Duration,
+    ) -> Handlers {
+        let me = Arc::new(Self { store, clock, platforms, every });
+        Handlers::new().on(kinds::UPDATE_REMINDER, me)
+    }
+}
+
+#[async_trait]
+impl JobHandler for UpdateReminders {
+    async fn run(&self, job: &Job) -> Result<(), JobError> {
+        let p: ReminderPayload = payload(job)?;
+        let incident = self.store.get_incident(p.incident_id).await?;
+        if incident.status == IncidentStatus::Resolved {
+            return Ok(());
+        }
+        let timeline = self.store.timeline(Subject::Incident(incident.id)).await?;
+        let job_id = json!(job.id);
+        let updated_since = timeline
+            .iter()
+            .any(|e| e.kind == TimelineKind::StatusUpdate && e.at > p.since);
+        let already_reminded = timeline
+            .iter()
+            .any(|e| e.kind == TimelineKind::Reminder && e.data.get("job") == Some(&job_id));
+        if updated_since || already_reminded {
+            return Ok(());
+        }
+        let now = self.clock.now();
+        let minutes = (now - p.since).num_minutes();
+        let text = format!(
+            "No status update on {} for {minutes} minutes. Post one with `update <text>`.",
+            incident.reference()
+        );
+        let entry = NewTimelineEntry {
+            subject: Subject::Incident(incident.id),
+            at: now,
+            kind: TimelineKind::Reminder,
+            actor: "system".into(),
+            text: text.clone(),
+            data: json!({ "job": job.id }),
+        };
+        let platforms = self.platforms.clone();
+        let every = self.every;
+        let incident_id = incident.id;
+        let jobs = move |_: &crate::model::TimelineEntry| {
+            let post = json!({ "incident_id": incident_id, "lines": [text.clone()] });
+            let mut jobs: Vec<NewJob> = platforms
+                .iter()
+                .map(|p| NewJob::new(chat_queue(p), kinds::REMINDER_POST, post.clone(), now))
+                .collect();
+            jobs.push(NewJob::new(
+                CORE_QUEUE,
+                kinds::UPDATE_REMINDER,
+                json!({ "incident_id": incident_id, "since": now }),
+                now + every,
+            ));
+            jobs
+        };
+        self.store.add_timeline_entry(entry, &jobs).await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Severity;
+
+    #[test]
+    fn channel_names_are_slugs_that_fit_every_platform() {
+        let at = DateTime::parse_from_rfc3339("2026-11-24T10:00:00Z").unwrap().to_utc();
+        let mut incident = Incident {
+            id: IncidentId::new(),
+            number: 42,
+            title: "Checkout is failing (EU) — 50% errors!".into(),
+            severity: Severity::Sev1,
+            status: IncidentStatus::Investigating,
+            commander: None,
+            communications_lead: None,
+            responders: vec![],
+            services: vec![],
+            alerts: vec![],
+            channels: vec![],
+            declared_by: "user:alice".into(),
+            declared_at: at,
+            updated_at: at,
+            resolved_at: None,
+        };
+        assert_eq!(channel_name(&incident), "inc-42-checkout-is-failing-eu-50-errors");
+        incident.title = "x ".repeat(100);
+        let long = channel_name(&incident);
+        assert!(long.len() <= 80 && !long.ends_with('-'), "{long}");
+    }
+}

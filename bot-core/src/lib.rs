@@ -1,0 +1,19 @@
+//! Tocsin's platform-neutral core: the domain model and its state machines, the ports it
+//! needs from the outside world (store, clock, chat), durable jobs, and the operations
+//! every entry point shares.
+//!
+//! This crate must not know any chat platform, HTTP framework or chat vocabulary: adapters
+//! translate to and from it.
+
+pub mod auth;
+pub mod chat;
+pub mod clock;
+pub mod effects;
+pub mod jobs;
+pub mod model;
+pub mod ops;
+pub mod store;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use ops::{Core, CoreError, CoreSettings};
+pub use store::{Store, StoreError};

@@ -1,0 +1,285 @@
+//! The operations every entry point shares (REST, chat commands, the console): validate,
+//! change state through the store, and write the follow-up jobs in the same transaction.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use serde_json::json;
+
+use crate::clock::Clock;
+use crate::model::{
+    Actor, Alert, AlertId, Incident, IncidentChange, IncidentId, NewIncident, NewJob,
+    NewStatusUpdate, NewTimelineEntry, Severity, ServiceId, StatusUpdate, Subject,
+    TimelineEntry, TimelineKind, UserId, Visibility,
+};
+use crate::store::{Store, StoreError, no_jobs};
+
+/// Longest incident title, in characters; chat platforms cut channel topics around here.
+pub const MAX_TITLE: usize = 200;
+/// Longest status update or note, in characters.
+pub const MAX_TEXT: usize = 4_000;
+
+/// Job kinds the core writes. Chat kinds run in the `chat:<platform>` queue of each
+/// platform; the rest in `core`.
+pub mod kinds {
+    pub const INCIDENT_OPENED: &str = "chat.incident_opened";
+    pub const INCIDENT_CHANGED: &str = "chat.incident_changed";
+    pub const STATUS_UPDATE: &str = "chat.status_update";
+    pub const REMINDER_POST: &str = "chat.update_reminder";
+    pub const UPDATE_REMINDER: &str = "incident.update_reminder";
+}
+
+pub const CORE_QUEUE: &str = "core";
+
+pub fn chat_queue(platform: &str) -> String {
+    format!("chat:{platform}")
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CoreSettings {
+    /// Chat platforms that get incident channels, cards and updates.
+    pub chat_platforms: Vec<String>,
+    /// Remind the incident channel when an open incident has had no status update for this
+    /// long (incident.io's "update reminder"). None: never.
+    pub update_reminder: Option<Duration>,
+}
+
+/// Input a person got wrong; shown to them, with the field it concerns.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct Invalid {
+    pub field: &'static str,
+    pub message: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub type CoreResult<T> = Result<T, CoreError>;
+
+fn invalid(field: &'static str, message: impl Into<String>) -> CoreError {
+    CoreError::Invalid(Invalid {
+        field,
+        message: message.into(),
+    })
+}
+
+/// A request to declare an incident.
+#[derive(Debug, Clone)]
+pub struct Declare {
+    pub title: String,
+    pub severity: Severity,
+    pub services: Vec<ServiceId>,
+    pub commander: Option<UserId>,
+}
+
+#[derive(Clone)]
+pub struct Core {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub settings: Arc<CoreSettings>,
+}
+
+impl Core {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, settings: CoreSettings) -> Self {
+        Self {
+            store,
+            clock,
+            settings: Arc::new(settings),
+        }
+    }
+
+    pub async fn declare(&self, actor: &Actor, req: Declare) -> CoreResult<Incident> {
+        let title = checked_text("title", &req.title, MAX_TITLE)?;
+        for service in &req.services {
+            self.known_service(service).await?;
+        }
+        if let Some(commander) = &req.commander {
+            self.known_user("commander", commander).await?;
+        }
+        let now = self.clock.now();
+        let new = NewIncident {
+            id: IncidentId::new(),
+            title,
+            severity: req.severity,
+            commander: req.commander,
+            services: req.services,
+            declared_by: actor.to_string(),
+            declared_at: now,
+        };
+        let reminder = self.settings.update_reminder;
+        let platforms = self.settings.chat_platforms.clone();
+        let jobs = move |incident: &Incident| {
+            let payload = json!({ "incident_id": incident.id });
+            let mut jobs: Vec<NewJob> = platforms
+                .iter()
+                .map(|p| NewJob::new(chat_queue(p), kinds::INCIDENT_OPENED, payload.clone(), now))
+                .collect();
+            if let Some(every) = reminder {
+                jobs.push(reminder_job(incident.id, now, every));
+            }
+            jobs
+        };
+        let incident = self.store.create_incident(new, &jobs).await?;
+        metrics::counter!("tocsin_incidents_declared_total", "severity" => incident.severity.as_str())
+            .increment(1);
+        tracing::info!(incident_id = %incident.id, number = incident.number, severity = %incident.severity, "incident declared");
+        Ok(incident)
+    }
+
+    /// Applies `changes` together; one illegal change refuses them all.
+    pub async fn change(
+        &self,
+        actor: &Actor,
+        id: IncidentId,
+        changes: Vec<IncidentChange>,
+    ) -> CoreResult<Incident> {
+        if changes.is_empty() {
+            return Err(invalid("changes", "nothing to change"));
+        }
+        for change in &changes {
+            match change {
+                IncidentChange::Title(title) => {
+                    checked_text("title", title, MAX_TITLE)?;
+                }
+                IncidentChange::Commander(u) => self.known_user("commander", u).await?,
+                IncidentChange::CommunicationsLead(u) => {
+                    self.known_user("communications_lead", u).await?
+                }
+                IncidentChange::AddResponder(u) => self.known_user("responders", u).await?,
+                IncidentChange::AddService(s) => self.known_service(s).await?,
+                _ => {}
+            }
+        }
+        let lines: Vec<String> = changes.iter().map(describe).collect();
+        let platforms = self.settings.chat_platforms.clone();
+        let actor_name = actor.to_string();
+        let now = self.clock.now();
+        let jobs = move |incident: &Incident| {
+            let payload = json!({ "incident_id": incident.id, "lines": lines, "actor": actor_name });
+            platforms
+                .iter()
+                .map(|p| NewJob::new(chat_queue(p), kinds::INCIDENT_CHANGED, payload.clone(), now))
+                .collect()
+        };
+        Ok(self.store.change_incident(id, &changes, actor, now, &jobs).await?)
+    }
+
+    pub async fn post_update(
+        &self,
+        actor: &Actor,
+        id: IncidentId,
+        text: &str,
+        visibility: Visibility,
+    ) -> CoreResult<StatusUpdate> {
+        let text = checked_text("text", text, MAX_TEXT)?;
+        let now = self.clock.now();
+        let platforms = self.settings.chat_platforms.clone();
+        let reminder = self.settings.update_reminder;
+        let jobs = move |update: &StatusUpdate| {
+            let payload = json!({ "update_id": update.id });
+            let mut jobs: Vec<NewJob> = platforms
+                .iter()
+                .map(|p| NewJob::new(chat_queue(p), kinds::STATUS_UPDATE, payload.clone(), now))
+                .collect();
+            if let Some(every) = reminder {
+                jobs.push(reminder_job(update.incident_id, now, every));
+            }
+            jobs
+        };
+        let update = NewStatusUpdate {
+            incident_id: id,
+            text,
+            visibility,
+            author: actor.to_string(),
+            posted_at: now,
+        };
+        Ok(self.store.post_status_update(update, &jobs).await?)
+    }
+
+    /// A note in the incident's timeline ("timeline add …").
+    pub async fn add_note(
+        &self,
+        actor: &Actor,
+        id: IncidentId,
+        text: &str,
+    ) -> CoreResult<TimelineEntry> {
+        let text = checked_text("text", text, MAX_TEXT)?;
+        // Refuse notes on an unknown incident with a 404 rather than a foreign-key error.
+        self.store.get_incident(id).await?;
+        let entry = NewTimelineEntry {
+            subject: Subject::Incident(id),
+            at: self.clock.now(),
+            kind: TimelineKind::Note,
+            actor: actor.to_string(),
+            text,
+            data: json!({}),
+        };
+        Ok(self.store.add_timeline_entry(entry, &no_jobs).await?)
+    }
+
+    pub async fn acknowledge_alert(&self, actor: &Actor, id: AlertId) -> CoreResult<Alert> {
+        let now = self.clock.now();
+        Ok(self.store.acknowledge_alert(id, actor, now, &no_jobs).await?)
+    }
+
+    pub async fn resolve_alert(&self, actor: &Actor, id: AlertId) -> CoreResult<Alert> {
+        let now = self.clock.now();
+        Ok(self.store.resolve_alert(id, actor, now, &no_jobs).await?)
+    }
+
+    async fn known_user(&self, field: &'static str, id: &UserId) -> CoreResult<()> {
+        match self.store.get_user(id).await {
+            Ok(_) => Ok(()),
+            Err(StoreError::NotFound(_)) => Err(invalid(field, format!("no user `{id}`"))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn known_service(&self, id: &ServiceId) -> CoreResult<()> {
+        match self.store.get_service(id).await {
+            Ok(_) => Ok(()),
+            Err(StoreError::NotFound(_)) => Err(invalid("services", format!("no service `{id}`"))),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+fn reminder_job(incident: IncidentId, since: chrono::DateTime<chrono::Utc>, every: Duration) -> NewJob {
+    NewJob::new(
+        CORE_QUEUE,
+        kinds::UPDATE_REMINDER,
+        json!({ "incident_id": incident, "since": since }),
+        since + every,
+    )
+}
+
+fn checked_text(field: &'static str, text: &str, max: usize) -> CoreResult<String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(invalid(field, format!("{field} must not be empty")));
+    }
+    if text.chars().count() > max {
+        return Err(invalid(field, format!("{field} is longer than {max} characters")));
+    }
+    Ok(text.to_owned())
+}
+
+/// One line for chat about a change, e.g. "Status → monitoring".
+fn describe(change: &IncidentChange) -> String {
+    match change {
+        IncidentChange::Status(s) => format!("Status → {s}"),
+        IncidentChange::Severity(s) => format!("Severity → {s}"),
+        IncidentChange::Title(t) => format!("Title → {t}"),
+        IncidentChange::Commander(u) => format!("Commander → {u}"),
+        IncidentChange::CommunicationsLead(u) => format!("Communications lead → {u}"),
+        IncidentChange::AddResponder(u) => format!("Responder added: {u}"),
+        IncidentChange::AddService(s) => format!("Affected service added: {s}"),
+        IncidentChange::LinkAlert(a) => format!("Alert linked: {a}"),
+    }
+}

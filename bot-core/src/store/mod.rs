@@ -1,0 +1,229 @@
+//! The `Store` port: everything Tocsin keeps. Implemented once for SQLite (the embedded
+//! default) and once for PostgreSQL (shared by replicas), with the same SQL where the two
+//! dialects agree; one conformance suite runs against both.
+//!
+//! Every method that changes state takes the jobs that change causes and commits both in
+//! one transaction, so a crash can lose neither half.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use tokio::sync::Notify;
+
+use crate::model::{
+    Actor, Alert, AlertFilter, AlertId, ChannelRef, Directory, Incident, IncidentChange,
+    IncidentFilter, IncidentId, Job, JobId, JobState, NewAlert, NewIncident, NewJob,
+    NewStatusUpdate, NewTimelineEntry, Role, Service, ServiceId, StatusUpdate, Subject,
+    TimelineEntry, TransitionError, TriggerOutcome, User, UserId,
+};
+
+mod postgres;
+mod rows;
+mod sql;
+mod sqlite;
+
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+
+/// Jobs to write alongside a change, computed from the changed record (so they can name
+/// its id and number) but only written if the change commits.
+pub type JobsFor<'a, T> = &'a (dyn Fn(&T) -> Vec<NewJob> + Send + Sync);
+
+/// Jobs written with the change whatever it turns out to be.
+pub fn no_jobs<T>(_: &T) -> Vec<NewJob> {
+    Vec::new()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    #[error("stored data is not valid: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("applying migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A stored API token, without its secret.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiToken {
+    pub id: uuid::Uuid,
+    pub name: String,
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Counts for `/metrics` and `/readyz`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Counts {
+    pub alerts_by_status: Vec<(String, i64)>,
+    pub incidents_by_status: Vec<(String, i64)>,
+    pub jobs_by_state: Vec<(String, i64)>,
+}
+
+/// A chat message Tocsin posted and may edit later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostedMessage {
+    pub channel_id: String,
+    pub message_id: String,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Which backend, for logs and `/readyz`: `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+
+    /// Notified after every commit that wrote jobs, so idle workers in this process wake.
+    fn job_signal(&self) -> Arc<Notify>;
+
+    async fn migrate(&self) -> StoreResult<()>;
+    /// True when the database answers and every migration this binary knows is applied.
+    async fn ready(&self) -> StoreResult<bool>;
+
+    // Directory (mirrored from the configuration).
+    async fn replace_directory(&self, directory: &Directory) -> StoreResult<()>;
+    async fn list_users(&self) -> StoreResult<Vec<User>>;
+    async fn get_user(&self, id: &UserId) -> StoreResult<User>;
+    async fn user_by_chat_identity(&self, platform: &str, external_id: &str)
+    -> StoreResult<Option<User>>;
+    async fn list_services(&self) -> StoreResult<Vec<Service>>;
+    async fn get_service(&self, id: &ServiceId) -> StoreResult<Service>;
+
+    // Incidents.
+    async fn create_incident(
+        &self,
+        new: NewIncident,
+        jobs: JobsFor<'_, Incident>,
+    ) -> StoreResult<Incident>;
+    async fn get_incident(&self, id: IncidentId) -> StoreResult<Incident>;
+    async fn get_incident_by_number(&self, number: i64) -> StoreResult<Incident>;
+    async fn list_incidents(&self, filter: &IncidentFilter) -> StoreResult<Vec<Incident>>;
+    /// Applies all `changes` or none: the first illegal one aborts the whole request.
+    async fn change_incident(
+        &self,
+        id: IncidentId,
+        changes: &[IncidentChange],
+        actor: &Actor,
+        at: DateTime<Utc>,
+        jobs: JobsFor<'_, Incident>,
+    ) -> StoreResult<Incident>;
+    async fn attach_channel(&self, id: IncidentId, channel: &ChannelRef) -> StoreResult<()>;
+    async fn incident_by_channel(
+        &self,
+        platform: &str,
+        channel_id: &str,
+    ) -> StoreResult<Option<Incident>>;
+    async fn post_status_update(
+        &self,
+        update: NewStatusUpdate,
+        jobs: JobsFor<'_, StatusUpdate>,
+    ) -> StoreResult<StatusUpdate>;
+    async fn status_updates(&self, id: IncidentId) -> StoreResult<Vec<StatusUpdate>>;
+    async fn get_status_update(&self, id: uuid::Uuid) -> StoreResult<StatusUpdate>;
+
+    // Timeline.
+    async fn add_timeline_entry(
+        &self,
+        entry: NewTimelineEntry,
+        jobs: JobsFor<'_, TimelineEntry>,
+    ) -> StoreResult<TimelineEntry>;
+    async fn timeline(&self, subject: Subject) -> StoreResult<Vec<TimelineEntry>>;
+
+    // Alerts.
+    /// Opens a new alert, or folds the trigger into the open one with the same service and
+    /// dedup key. `jobs` sees which happened.
+    async fn trigger_alert(
+        &self,
+        new: NewAlert,
+        jobs: JobsFor<'_, TriggerOutcome>,
+    ) -> StoreResult<TriggerOutcome>;
+    async fn get_alert(&self, id: AlertId) -> StoreResult<Alert>;
+    async fn list_alerts(&self, filter: &AlertFilter) -> StoreResult<Vec<Alert>>;
+    async fn acknowledge_alert(
+        &self,
+        id: AlertId,
+        actor: &Actor,
+        at: DateTime<Utc>,
+        jobs: JobsFor<'_, Alert>,
+    ) -> StoreResult<Alert>;
+    async fn resolve_alert(
+        &self,
+        id: AlertId,
+        actor: &Actor,
+        at: DateTime<Utc>,
+        jobs: JobsFor<'_, Alert>,
+    ) -> StoreResult<Alert>;
+
+    // Chat messages posted by Tocsin.
+    async fn save_posted_message(
+        &self,
+        key: &str,
+        platform: &str,
+        message: &PostedMessage,
+    ) -> StoreResult<()>;
+    async fn posted_message(&self, key: &str, platform: &str)
+    -> StoreResult<Option<PostedMessage>>;
+
+    // Durable jobs.
+    async fn enqueue(&self, jobs: &[NewJob]) -> StoreResult<Vec<JobId>>;
+    /// Claims up to `limit` jobs of `queues` that are due at `now` (queued with `run_at <=
+    /// now`, or running with an expired lease), leasing them to `owner` until `lease_until`.
+    async fn claim_jobs(
+        &self,
+        queues: &[String],
+        owner: uuid::Uuid,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<Job>>;
+    /// Marks a job done. False when `owner` no longer holds its lease.
+    async fn complete_job(&self, id: JobId, owner: uuid::Uuid, at: DateTime<Utc>)
+    -> StoreResult<bool>;
+    /// Records a failure: queued again at `retry_at`, or dead when `retry_at` is None.
+    async fn fail_job(
+        &self,
+        id: JobId,
+        owner: uuid::Uuid,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// When the next job of `queues` becomes claimable, if any is waiting.
+    async fn next_job_due(&self, queues: &[String]) -> StoreResult<Option<DateTime<Utc>>>;
+    async fn get_job(&self, id: JobId) -> StoreResult<Job>;
+    async fn list_jobs(&self, state: Option<JobState>, limit: i64) -> StoreResult<Vec<Job>>;
+
+    // API tokens, by the SHA-256 of the secret.
+    async fn create_token(&self, name: &str, role: Role, token_hash: &str, at: DateTime<Utc>)
+    -> StoreResult<ApiToken>;
+    async fn token_by_hash(&self, token_hash: &str) -> StoreResult<Option<ApiToken>>;
+
+    async fn counts(&self) -> StoreResult<Counts>;
+}
+
+/// Opens the store a `DATABASE_URL` names: `sqlite://path` (created if missing) or
+/// `postgres://…`.
+pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PostgresStore::connect(url).await?))
+    } else if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::connect(url).await?))
+    } else {
+        Err(StoreError::Database(sqlx::Error::Configuration(
+            format!(
+                "DATABASE_URL must start with sqlite:// or postgres://, got `{}`",
+                url.split(':').next().unwrap_or_default()
+            )
+            .into(),
+        )))
+    }
+}

@@ -1,0 +1,1077 @@
+//! The one implementation of [`Store`](super::Store), written once and instantiated for
+//! each backend by `impl_store!`. SQLite and PostgreSQL agree on all of this SQL (`$n`
+//! parameters, `RETURNING`, partial indexes); where they do not — claiming jobs, locking
+//! a row, expanding a list of queues — each backend supplies its own statement through
+//! [`Dialect`].
+
+/// The statements that differ between backends.
+pub(super) trait Dialect {
+    const NAME: &'static str;
+    /// `SELECT * FROM incidents WHERE id = $1`, locking the row where the backend can.
+    const INCIDENT_FOR_UPDATE: &'static str;
+    /// `SELECT * FROM alerts WHERE id = $1`, locking the row where the backend can.
+    const ALERT_FOR_UPDATE: &'static str;
+    /// The unresolved alert with service `$1` and dedup key `$2`, locked where possible.
+    const OPEN_ALERT_BY_KEY: &'static str;
+    /// Claims due jobs: `$1` owner, `$2` lease_until, `$3` now, `$4` JSON array of queues,
+    /// `$5` limit. Returns the claimed rows.
+    const CLAIM_JOBS: &'static str;
+    /// Earliest moment a job of the queues in `$1` (JSON array) becomes claimable.
+    const NEXT_JOB_DUE: &'static str;
+}
+
+macro_rules! impl_store {
+    ($store:ty, $conn:ty) => {
+        use std::sync::Arc;
+
+        use async_trait::async_trait;
+        use chrono::{DateTime, Utc};
+        use sqlx::types::Json;
+        use tokio::sync::Notify;
+        use uuid::Uuid;
+
+        use crate::model::*;
+        use crate::store::rows::{self, *};
+        use crate::store::sql::Dialect;
+        use crate::store::*;
+
+        impl $store {
+            async fn load_incident(
+                conn: &mut $conn,
+                id: IncidentId,
+                lock: bool,
+            ) -> StoreResult<Incident> {
+                let sql = if lock {
+                    <Self as Dialect>::INCIDENT_FOR_UPDATE
+                } else {
+                    "SELECT id, number, title, severity, status, commander, communications_lead, \
+                     responders, services, declared_by, declared_at, updated_at, resolved_at \
+                     FROM incidents WHERE id = $1"
+                };
+                let row: Option<IncidentRow> = sqlx::query_as(sql)
+                    .bind(id.0)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                let mut incident = row
+                    .ok_or_else(|| StoreError::NotFound(format!("incident {id}")))?
+                    .into_incident()?;
+                Self::load_links(conn, &mut incident).await?;
+                Ok(incident)
+            }
+
+            /// Fills in the channels and alerts, which live in their own tables.
+            async fn load_links(conn: &mut $conn, incident: &mut Incident) -> StoreResult<()> {
+                let channels: Vec<ChannelRow> = sqlx::query_as(
+                    "SELECT platform, channel_id, name FROM incident_channels \
+                     WHERE incident_id = $1 ORDER BY platform",
+                )
+                .bind(incident.id.0)
+                .fetch_all(&mut *conn)
+                .await?;
+                incident.channels = channels.into_iter().map(ChannelRef::from).collect();
+                let alerts: Vec<IncidentAlertRow> = sqlx::query_as(
+                    "SELECT alert_id FROM incident_alerts \
+                     WHERE incident_id = $1 ORDER BY linked_at, alert_id",
+                )
+                .bind(incident.id.0)
+                .fetch_all(&mut *conn)
+                .await?;
+                incident.alerts = alerts.into_iter().map(|r| AlertId(r.alert_id)).collect();
+                Ok(())
+            }
+
+            async fn insert_jobs(
+                conn: &mut $conn,
+                jobs: &[NewJob],
+                now: DateTime<Utc>,
+            ) -> StoreResult<Vec<JobId>> {
+                let mut ids = Vec::with_capacity(jobs.len());
+                for job in jobs {
+                    let id = JobId::new();
+                    sqlx::query(
+                        "INSERT INTO jobs (id, queue, kind, payload, state, run_at, attempts, \
+                         max_attempts, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, 'queued', $5, 0, $6, $7, $7)",
+                    )
+                    .bind(id.0)
+                    .bind(&job.queue)
+                    .bind(&job.kind)
+                    .bind(Json(&job.payload))
+                    .bind(job.run_at)
+                    .bind(job.max_attempts)
+                    .bind(now)
+                    .execute(&mut *conn)
+                    .await?;
+                    ids.push(id);
+                }
+                Ok(ids)
+            }
+
+            async fn insert_timeline(
+                conn: &mut $conn,
+                entry: NewTimelineEntry,
+            ) -> StoreResult<TimelineEntry> {
+                let (incident_id, alert_id) = match entry.subject {
+                    Subject::Incident(id) => (Some(id), None),
+                    Subject::Alert(id) => (None, Some(id)),
+                };
+                let stored = TimelineEntry {
+                    id: Uuid::now_v7(),
+                    incident_id,
+                    alert_id,
+                    at: entry.at,
+                    kind: entry.kind,
+                    actor: entry.actor,
+                    text: entry.text,
+                    data: entry.data,
+                };
+                sqlx::query(
+                    "INSERT INTO timeline (id, incident_id, alert_id, at, kind, actor, text, data) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(stored.id)
+                .bind(incident_id.map(|i| i.0))
+                .bind(alert_id.map(|a| a.0))
+                .bind(stored.at)
+                .bind(stored.kind.as_str())
+                .bind(&stored.actor)
+                .bind(&stored.text)
+                .bind(Json(&stored.data))
+                .execute(&mut *conn)
+                .await?;
+                Ok(stored)
+            }
+
+            async fn write_incident(conn: &mut $conn, i: &Incident) -> StoreResult<()> {
+                sqlx::query(
+                    "UPDATE incidents SET title = $2, severity = $3, status = $4, commander = $5, \
+                     communications_lead = $6, responders = $7, services = $8, updated_at = $9, \
+                     resolved_at = $10 WHERE id = $1",
+                )
+                .bind(i.id.0)
+                .bind(&i.title)
+                .bind(i.severity.as_str())
+                .bind(i.status.as_str())
+                .bind(i.commander.as_ref().map(|u| u.as_str()))
+                .bind(i.communications_lead.as_ref().map(|u| u.as_str()))
+                .bind(Json(&i.responders))
+                .bind(Json(&i.services))
+                .bind(i.updated_at)
+                .bind(i.resolved_at)
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            }
+
+            async fn write_alert(conn: &mut $conn, a: &Alert) -> StoreResult<()> {
+                sqlx::query(
+                    "UPDATE alerts SET status = $2, event_count = $3, last_seen_at = $4, \
+                     acknowledged_by = $5, acknowledged_at = $6, resolved_by = $7, \
+                     resolved_at = $8 WHERE id = $1",
+                )
+                .bind(a.id.0)
+                .bind(a.status.as_str())
+                .bind(a.event_count)
+                .bind(a.last_seen_at)
+                .bind(&a.acknowledged_by)
+                .bind(a.acknowledged_at)
+                .bind(&a.resolved_by)
+                .bind(a.resolved_at)
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            }
+
+            async fn load_alert_locked(conn: &mut $conn, id: AlertId) -> StoreResult<Alert> {
+                let row: Option<AlertRow> = sqlx::query_as(<Self as Dialect>::ALERT_FOR_UPDATE)
+                    .bind(id.0)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                row.ok_or_else(|| StoreError::NotFound(format!("alert {id}")))?
+                    .try_into()
+            }
+
+            /// Acknowledge or resolve: load, apply the domain transition, write, record.
+            async fn transition_alert(
+                &self,
+                id: AlertId,
+                actor: &Actor,
+                at: DateTime<Utc>,
+                jobs: JobsFor<'_, Alert>,
+                apply: fn(&mut Alert, &str, DateTime<Utc>)
+                    -> Result<(TimelineKind, String), TransitionError>,
+            ) -> StoreResult<Alert> {
+                let mut tx = self.begin_write().await?;
+                let mut alert = Self::load_alert_locked(&mut tx, id).await?;
+                let (kind, text) = apply(&mut alert, &actor.to_string(), at)?;
+                Self::write_alert(&mut tx, &alert).await?;
+                Self::insert_timeline(
+                    &mut tx,
+                    NewTimelineEntry {
+                        subject: Subject::Alert(id),
+                        at,
+                        kind,
+                        actor: actor.to_string(),
+                        text,
+                        data: serde_json::json!({}),
+                    },
+                )
+                .await?;
+                let jobs = jobs(&alert);
+                Self::insert_jobs(&mut tx, &jobs, at).await?;
+                tx.commit().await?;
+                self.signal_jobs(&jobs);
+                Ok(alert)
+            }
+
+            /// One attempt at a trigger; a unique violation means a concurrent trigger with
+            /// the same key won the race, and the caller tries again to fold into it.
+            async fn try_trigger(
+                &self,
+                new: &NewAlert,
+                jobs: JobsFor<'_, TriggerOutcome>,
+            ) -> StoreResult<TriggerOutcome> {
+                let mut tx = self.begin_write().await?;
+                let open: Option<AlertRow> = sqlx::query_as(<Self as Dialect>::OPEN_ALERT_BY_KEY)
+                    .bind(new.service.as_str())
+                    .bind(&new.dedup_key)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let (outcome, kind, text) = match open {
+                    Some(row) => {
+                        let mut alert: Alert = row.try_into()?;
+                        let (kind, text) = alert.record_repeat(new.at);
+                        Self::write_alert(&mut tx, &alert).await?;
+                        (TriggerOutcome { alert, created: false }, kind, text)
+                    }
+                    None => {
+                        let alert = Alert {
+                            id: new.id,
+                            service: new.service.clone(),
+                            source: new.source.clone(),
+                            dedup_key: new.dedup_key.clone(),
+                            severity: new.severity,
+                            summary: new.summary.clone(),
+                            details: new.details.clone(),
+                            labels: new.labels.clone(),
+                            links: new.links.clone(),
+                            status: AlertStatus::Open,
+                            event_count: 1,
+                            created_at: new.at,
+                            last_seen_at: new.at,
+                            acknowledged_by: None,
+                            acknowledged_at: None,
+                            resolved_by: None,
+                            resolved_at: None,
+                        };
+                        sqlx::query(
+                            "INSERT INTO alerts (id, service, source, dedup_key, severity, summary, \
+                             details, labels, links, status, event_count, created_at, last_seen_at) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'open', 1, $10, $10)",
+                        )
+                        .bind(alert.id.0)
+                        .bind(alert.service.as_str())
+                        .bind(&alert.source)
+                        .bind(&alert.dedup_key)
+                        .bind(alert.severity.as_str())
+                        .bind(&alert.summary)
+                        .bind(Json(&alert.details))
+                        .bind(Json(&alert.labels))
+                        .bind(Json(&alert.links))
+                        .bind(alert.created_at)
+                        .execute(&mut *tx)
+                        .await?;
+                        let text = format!("Triggered: {}", alert.summary);
+                        (TriggerOutcome { alert, created: true }, TimelineKind::AlertTriggered, text)
+                    }
+                };
+                Self::insert_timeline(
+                    &mut tx,
+                    NewTimelineEntry {
+                        subject: Subject::Alert(outcome.alert.id),
+                        at: new.at,
+                        kind,
+                        actor: format!("integration:{}", new.source),
+                        text,
+                        data: serde_json::json!({}),
+                    },
+                )
+                .await?;
+                let jobs = jobs(&outcome);
+                Self::insert_jobs(&mut tx, &jobs, new.at).await?;
+                tx.commit().await?;
+                self.signal_jobs(&jobs);
+                Ok(outcome)
+            }
+
+            fn signal_jobs(&self, jobs: &[NewJob]) {
+                if !jobs.is_empty() {
+                    self.jobs_signal.notify_waiters();
+                }
+            }
+        }
+
+        #[async_trait]
+        impl Store for $store {
+            fn backend(&self) -> &'static str {
+                <Self as Dialect>::NAME
+            }
+
+            fn job_signal(&self) -> Arc<Notify> {
+                self.jobs_signal.clone()
+            }
+
+            async fn migrate(&self) -> StoreResult<()> {
+                Self::MIGRATOR.run(self.writer()).await?;
+                Ok(())
+            }
+
+            async fn ready(&self) -> StoreResult<bool> {
+                let applied: Vec<i64> = match sqlx::query_scalar(
+                    "SELECT version FROM _sqlx_migrations WHERE success = TRUE",
+                )
+                .fetch_all(self.reader())
+                .await
+                {
+                    Ok(v) => v,
+                    // No migrations table yet: the database answers but is not migrated.
+                    Err(sqlx::Error::Database(_)) => return Ok(false),
+                    Err(e) => return Err(e.into()),
+                };
+                Ok(Self::MIGRATOR
+                    .iter()
+                    .all(|m| applied.contains(&m.version)))
+            }
+
+            async fn replace_directory(&self, d: &Directory) -> StoreResult<()> {
+                let mut tx = self.begin_write().await?;
+                for sql in [
+                    "DELETE FROM users",
+                    "DELETE FROM user_identities",
+                    "DELETE FROM teams",
+                    "DELETE FROM services",
+                ] {
+                    sqlx::query(sql).execute(&mut *tx).await?;
+                }
+                for u in &d.users {
+                    sqlx::query(
+                        "INSERT INTO users (id, name, email, time_zone, phone, role, chat) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    )
+                    .bind(u.id.as_str())
+                    .bind(&u.name)
+                    .bind(&u.email)
+                    .bind(&u.time_zone)
+                    .bind(&u.phone)
+                    .bind(u.role.as_str())
+                    .bind(Json(&u.chat))
+                    .execute(&mut *tx)
+                    .await?;
+                    for (platform, external_id) in &u.chat {
+                        sqlx::query(
+                            "INSERT INTO user_identities (platform, external_id, user_id) \
+                             VALUES ($1, $2, $3)",
+                        )
+                        .bind(platform)
+                        .bind(external_id)
+                        .bind(u.id.as_str())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| match e {
+                            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                                StoreError::Conflict(format!(
+                                    "{platform} identity {external_id} belongs to two users"
+                                ))
+                            }
+                            other => other.into(),
+                        })?;
+                    }
+                }
+                for t in &d.teams {
+                    sqlx::query("INSERT INTO teams (id, name, members) VALUES ($1, $2, $3)")
+                        .bind(t.id.as_str())
+                        .bind(&t.name)
+                        .bind(Json(&t.members))
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                for s in &d.services {
+                    sqlx::query(
+                        "INSERT INTO services (id, name, description, team, escalation_policy) \
+                         VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(s.id.as_str())
+                    .bind(&s.name)
+                    .bind(&s.description)
+                    .bind(s.team.as_ref().map(|t| t.as_str()))
+                    .bind(&s.escalation_policy)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn list_users(&self) -> StoreResult<Vec<User>> {
+                let rows: Vec<UserRow> = sqlx::query_as(
+                    "SELECT id, name, email, time_zone, phone, role, chat FROM users ORDER BY id",
+                )
+                .fetch_all(self.reader())
+                .await?;
+                rows::all(rows)
+            }
+
+            async fn get_user(&self, id: &UserId) -> StoreResult<User> {
+                let row: Option<UserRow> = sqlx::query_as(
+                    "SELECT id, name, email, time_zone, phone, role, chat FROM users WHERE id = $1",
+                )
+                .bind(id.as_str())
+                .fetch_optional(self.reader())
+                .await?;
+                row.ok_or_else(|| StoreError::NotFound(format!("user {id}")))?
+                    .try_into()
+            }
+
+            async fn user_by_chat_identity(
+                &self,
+                platform: &str,
+                external_id: &str,
+            ) -> StoreResult<Option<User>> {
+                let row: Option<UserRow> = sqlx::query_as(
+                    "SELECT u.id, u.name, u.email, u.time_zone, u.phone, u.role, u.chat \
+                     FROM users u JOIN user_identities i ON i.user_id = u.id \
+                     WHERE i.platform = $1 AND i.external_id = $2",
+                )
+                .bind(platform)
+                .bind(external_id)
+                .fetch_optional(self.reader())
+                .await?;
+                row.map(User::try_from).transpose()
+            }
+
+            async fn list_services(&self) -> StoreResult<Vec<Service>> {
+                let rows: Vec<ServiceRow> = sqlx::query_as(
+                    "SELECT id, name, description, team, escalation_policy FROM services ORDER BY id",
+                )
+                .fetch_all(self.reader())
+                .await?;
+                Ok(rows.into_iter().map(Service::from).collect())
+            }
+
+            async fn get_service(&self, id: &ServiceId) -> StoreResult<Service> {
+                let row: Option<ServiceRow> = sqlx::query_as(
+                    "SELECT id, name, description, team, escalation_policy FROM services \
+                     WHERE id = $1",
+                )
+                .bind(id.as_str())
+                .fetch_optional(self.reader())
+                .await?;
+                Ok(row
+                    .ok_or_else(|| StoreError::NotFound(format!("service {id}")))?
+                    .into())
+            }
+
+            async fn create_incident(
+                &self,
+                new: NewIncident,
+                jobs: JobsFor<'_, Incident>,
+            ) -> StoreResult<Incident> {
+                let mut tx = self.begin_write().await?;
+                let number: i64 = sqlx::query_scalar(
+                    "UPDATE counters SET value = value + 1 WHERE name = 'incident_number' \
+                     RETURNING value",
+                )
+                .fetch_one(&mut *tx)
+                .await?;
+                let incident = Incident {
+                    id: new.id,
+                    number,
+                    title: new.title,
+                    severity: new.severity,
+                    status: IncidentStatus::Investigating,
+                    commander: new.commander,
+                    communications_lead: None,
+                    responders: Vec::new(),
+                    services: new.services,
+                    alerts: Vec::new(),
+                    channels: Vec::new(),
+                    declared_by: new.declared_by,
+                    declared_at: new.declared_at,
+                    updated_at: new.declared_at,
+                    resolved_at: None,
+                };
+                sqlx::query(
+                    "INSERT INTO incidents (id, number, title, severity, status, commander, \
+                     communications_lead, responders, services, declared_by, declared_at, \
+                     updated_at, resolved_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $8, $9, $10, $10, NULL)",
+                )
+                .bind(incident.id.0)
+                .bind(incident.number)
+                .bind(&incident.title)
+                .bind(incident.severity.as_str())
+                .bind(incident.status.as_str())
+                .bind(incident.commander.as_ref().map(|u| u.as_str()))
+                .bind(Json(&incident.responders))
+                .bind(Json(&incident.services))
+                .bind(&incident.declared_by)
+                .bind(incident.declared_at)
+                .execute(&mut *tx)
+                .await?;
+                Self::insert_timeline(
+                    &mut tx,
+                    NewTimelineEntry {
+                        subject: Subject::Incident(incident.id),
+                        at: incident.declared_at,
+                        kind: TimelineKind::Declared,
+                        actor: incident.declared_by.clone(),
+                        text: format!(
+                            "{} declared: {} ({})",
+                            incident.reference(),
+                            incident.title,
+                            incident.severity
+                        ),
+                        data: serde_json::json!({}),
+                    },
+                )
+                .await?;
+                let jobs = jobs(&incident);
+                Self::insert_jobs(&mut tx, &jobs, incident.declared_at).await?;
+                tx.commit().await?;
+                self.signal_jobs(&jobs);
+                Ok(incident)
+            }
+
+            async fn get_incident(&self, id: IncidentId) -> StoreResult<Incident> {
+                let mut conn = self.reader().acquire().await?;
+                Self::load_incident(&mut conn, id, false).await
+            }
+
+            async fn get_incident_by_number(&self, number: i64) -> StoreResult<Incident> {
+                let id: Option<Uuid> =
+                    sqlx::query_scalar("SELECT id FROM incidents WHERE number = $1")
+                        .bind(number)
+                        .fetch_optional(self.reader())
+                        .await?;
+                let id = id.ok_or_else(|| StoreError::NotFound(format!("incident INC-{number}")))?;
+                self.get_incident(IncidentId(id)).await
+            }
+
+            async fn list_incidents(&self, f: &IncidentFilter) -> StoreResult<Vec<Incident>> {
+                let mut conn = self.reader().acquire().await?;
+                let rows: Vec<IncidentRow> = sqlx::query_as(
+                    "SELECT id, number, title, severity, status, commander, communications_lead, \
+                     responders, services, declared_by, declared_at, updated_at, resolved_at \
+                     FROM incidents \
+                     WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR severity = $2) \
+                       AND ($3 = FALSE OR status <> 'resolved') AND ($4 IS NULL OR number < $4) \
+                     ORDER BY number DESC LIMIT $5",
+                )
+                .bind(f.status.map(|s| s.as_str()))
+                .bind(f.severity.map(|s| s.as_str()))
+                .bind(f.open_only)
+                .bind(f.before_number)
+                .bind(f.limit)
+                .fetch_all(&mut *conn)
+                .await?;
+                let mut incidents = Vec::with_capacity(rows.len());
+                for row in rows {
+                    let mut incident = row.into_incident()?;
+                    Self::load_links(&mut conn, &mut incident).await?;
+                    incidents.push(incident);
+                }
+                Ok(incidents)
+            }
+
+            async fn change_incident(
+                &self,
+                id: IncidentId,
+                changes: &[IncidentChange],
+                actor: &Actor,
+                at: DateTime<Utc>,
+                jobs: JobsFor<'_, Incident>,
+            ) -> StoreResult<Incident> {
+                let mut tx = self.begin_write().await?;
+                let mut incident = Self::load_incident(&mut tx, id, true).await?;
+                let mut entries = Vec::with_capacity(changes.len());
+                for change in changes {
+                    let (kind, text) = incident.apply(change, at)?;
+                    entries.push(NewTimelineEntry {
+                        subject: Subject::Incident(id),
+                        at,
+                        kind,
+                        actor: actor.to_string(),
+                        text,
+                        data: serde_json::json!({}),
+                    });
+                    if let IncidentChange::LinkAlert(alert) = change {
+                        sqlx::query(
+                            "INSERT INTO incident_alerts (incident_id, alert_id, linked_at) \
+                             VALUES ($1, $2, $3)",
+                        )
+                        .bind(id.0)
+                        .bind(alert.0)
+                        .bind(at)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| match e {
+                            sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                                StoreError::NotFound(format!("alert {alert}"))
+                            }
+                            other => other.into(),
+                        })?;
+                    }
+                }
+                Self::write_incident(&mut tx, &incident).await?;
+                for entry in entries {
+                    Self::insert_timeline(&mut tx, entry).await?;
+                }
+                let jobs = jobs(&incident);
+                Self::insert_jobs(&mut tx, &jobs, at).await?;
+                tx.commit().await?;
+                self.signal_jobs(&jobs);
+                Ok(incident)
+            }
+
+            async fn attach_channel(&self, id: IncidentId, c: &ChannelRef) -> StoreResult<()> {
+                let mut tx = self.begin_write().await?;
+                let existing: Option<Uuid> = sqlx::query_scalar(
+                    "SELECT incident_id FROM incident_channels WHERE platform = $1 AND channel_id = $2",
+                )
+                .bind(&c.platform)
+                .bind(&c.channel_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                match existing {
+                    Some(owner) if owner == id.0 => return Ok(()),
+                    Some(_) => {
+                        return Err(StoreError::Conflict(format!(
+                            "{} channel {} already belongs to another incident",
+                            c.platform, c.name
+                        )));
+                    }
+                    None => {}
+                }
+                sqlx::query(
+                    "INSERT INTO incident_channels (incident_id, platform, channel_id, name) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(id.0)
+                .bind(&c.platform)
+                .bind(&c.channel_id)
+                .bind(&c.name)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| match e {
+                    sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(
+                        format!("incident {id} already has a {} channel", c.platform),
+                    ),
+                    sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                        StoreError::NotFound(format!("incident {id}"))
+                    }
+                    other => other.into(),
+                })?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn incident_by_channel(
+                &self,
+                platform: &str,
+                channel_id: &str,
+            ) -> StoreResult<Option<Incident>> {
+                let id: Option<Uuid> = sqlx::query_scalar(
+                    "SELECT incident_id FROM incident_channels WHERE platform = $1 AND channel_id = $2",
+                )
+                .bind(platform)
+                .bind(channel_id)
+                .fetch_optional(self.reader())
+                .await?;
+                match id {
+                    Some(id) => self.get_incident(IncidentId(id)).await.map(Some),
+                    None => Ok(None),
+                }
+            }
+
+            async fn post_status_update(
+                &self,
+                new: NewStatusUpdate,
+                jobs: JobsFor<'_, StatusUpdate>,
+            ) -> StoreResult<StatusUpdate> {
+                let mut tx = self.begin_write().await?;
+                let incident = Self::load_incident(&mut tx, new.incident_id, true).await?;
+                let update = StatusUpdate {
+                    id: Uuid::now_v7(),
+                    incident_id: new.incident_id,
+                    text: new.text,
+                    visibility: new.visibility,
+                    status: incident.status,
+                    author: new.author,
+                    posted_at: new.posted_at,
+                };
+                sqlx::query(
+                    "INSERT INTO status_updates (id, incident_id, text, visibility, status, author, \
+                     posted_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(update.id)
+                .bind(update.incident_id.0)
+                .bind(&update.text)
+                .bind(update.visibility.as_str())
+                .bind(update.status.as_str())
+                .bind(&update.author)
+                .bind(update.posted_at)
+                .execute(&mut *tx)
+                .await?;
+                Self::insert_timeline(
+                    &mut tx,
+                    NewTimelineEntry {
+                        subject: Subject::Incident(update.incident_id),
+                        at: update.posted_at,
+                        kind: TimelineKind::StatusUpdate,
+                        actor: update.author.clone(),
+                        text: update.text.clone(),
+                        data: serde_json::json!({
+                            "update_id": update.id,
+                            "visibility": update.visibility,
+                        }),
+                    },
+                )
+                .await?;
+                let jobs = jobs(&update);
+                Self::insert_jobs(&mut tx, &jobs, update.posted_at).await?;
+                tx.commit().await?;
+                self.signal_jobs(&jobs);
+                Ok(update)
+            }
+
+            async fn status_updates(&self, id: IncidentId) -> StoreResult<Vec<StatusUpdate>> {
+                let rows: Vec<StatusUpdateRow> = sqlx::query_as(
+                    "SELECT id, incident_id, text, visibility, status, author, posted_at \
+                     FROM status_updates WHERE incident_id = $1 ORDER BY posted_at, id",
+                )
+                .bind(id.0)
+                .fetch_all(self.reader())
+                .await?;
+                rows::all(rows)
+            }
+
+            async fn get_status_update(&self, id: Uuid) -> StoreResult<StatusUpdate> {
+                let row: Option<StatusUpdateRow> = sqlx::query_as(
+                    "SELECT id, incident_id, text, visibility, status, author, posted_at \
+                     FROM status_updates WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(self.reader())
+                .await?;
+                row.ok_or_else(|| StoreError::NotFound(format!("status update {id}")))?
+                    .try_into()
+            }
+
+            async fn add_timeline_entry(
+                &self,
+                entry: NewTimelineEntry,
+                jobs: JobsFor<'_, TimelineEntry>,
+            ) -> StoreResult<TimelineEntry> {
+                let mut tx = self.begin_write().await?;
+                let at = entry.at;
+                let entry = Self::insert_timeline(&mut tx, entry).await.map_err(|e| match e {
+                    StoreError::Database(sqlx::Error::Database(db))
+                        if db.is_foreign_key_violation() =>
+                    {
+                        StoreError::NotFound("timeline subject".into())
+                    }
+                    other => other,
+                })?;
+                let jobs = jobs(&entry);
+                Self::insert_jobs(&mut tx, &jobs, at).await?;
+                tx.commit().await?;
+                self.signal_jobs(&jobs);
+                Ok(entry)
+            }
+
+            async fn timeline(&self, subject: Subject) -> StoreResult<Vec<TimelineEntry>> {
+                let (sql, id) = match subject {
+                    Subject::Incident(id) => (
+                        "SELECT id, incident_id, alert_id, at, kind, actor, text, data FROM timeline \
+                         WHERE incident_id = $1 ORDER BY at, id",
+                        id.0,
+                    ),
+                    Subject::Alert(id) => (
+                        "SELECT id, incident_id, alert_id, at, kind, actor, text, data FROM timeline \
+                         WHERE alert_id = $1 ORDER BY at, id",
+                        id.0,
+                    ),
+                };
+                let rows: Vec<TimelineRow> =
+                    sqlx::query_as(sql).bind(id).fetch_all(self.reader()).await?;
+                rows::all(rows)
+            }
+
+            async fn trigger_alert(
+                &self,
+                new: NewAlert,
+                jobs: JobsFor<'_, TriggerOutcome>,
+            ) -> StoreResult<TriggerOutcome> {
+                let mut attempt = 0;
+                loop {
+                    match self.try_trigger(&new, jobs).await {
+                        Err(StoreError::Database(sqlx::Error::Database(db)))
+                            if db.is_unique_violation() && attempt < 3 =>
+                        {
+                            attempt += 1;
+                        }
+                        other => return other,
+                    }
+                }
+            }
+
+            async fn get_alert(&self, id: AlertId) -> StoreResult<Alert> {
+                let row: Option<AlertRow> = sqlx::query_as("SELECT * FROM alerts WHERE id = $1")
+                    .bind(id.0)
+                    .fetch_optional(self.reader())
+                    .await?;
+                row.ok_or_else(|| StoreError::NotFound(format!("alert {id}")))?
+                    .try_into()
+            }
+
+            async fn list_alerts(&self, f: &AlertFilter) -> StoreResult<Vec<Alert>> {
+                let rows: Vec<AlertRow> = sqlx::query_as(
+                    "SELECT * FROM alerts \
+                     WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR service = $2) \
+                       AND ($3 IS NULL OR id < $3) \
+                     ORDER BY id DESC LIMIT $4",
+                )
+                .bind(f.status.map(|s| s.as_str()))
+                .bind(f.service.as_ref().map(|s| s.as_str()))
+                .bind(f.before.map(|a| a.0))
+                .bind(f.limit)
+                .fetch_all(self.reader())
+                .await?;
+                rows::all(rows)
+            }
+
+            async fn acknowledge_alert(
+                &self,
+                id: AlertId,
+                actor: &Actor,
+                at: DateTime<Utc>,
+                jobs: JobsFor<'_, Alert>,
+            ) -> StoreResult<Alert> {
+                self.transition_alert(id, actor, at, jobs, Alert::acknowledge).await
+            }
+
+            async fn resolve_alert(
+                &self,
+                id: AlertId,
+                actor: &Actor,
+                at: DateTime<Utc>,
+                jobs: JobsFor<'_, Alert>,
+            ) -> StoreResult<Alert> {
+                self.transition_alert(id, actor, at, jobs, Alert::resolve).await
+            }
+
+            async fn save_posted_message(
+                &self,
+                key: &str,
+                platform: &str,
+                m: &PostedMessage,
+            ) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO chat_messages (key, platform, channel_id, message_id) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (key, platform) DO UPDATE \
+                     SET channel_id = excluded.channel_id, message_id = excluded.message_id",
+                )
+                .bind(key)
+                .bind(platform)
+                .bind(&m.channel_id)
+                .bind(&m.message_id)
+                .execute(self.writer())
+                .await?;
+                Ok(())
+            }
+
+            async fn posted_message(
+                &self,
+                key: &str,
+                platform: &str,
+            ) -> StoreResult<Option<PostedMessage>> {
+                let row: Option<(String, String)> = sqlx::query_as(
+                    "SELECT channel_id, message_id FROM chat_messages WHERE key = $1 AND platform = $2",
+                )
+                .bind(key)
+                .bind(platform)
+                .fetch_optional(self.reader())
+                .await?;
+                Ok(row.map(|(channel_id, message_id)| PostedMessage { channel_id, message_id }))
+            }
+
+            async fn enqueue(&self, jobs: &[NewJob]) -> StoreResult<Vec<JobId>> {
+                let now = jobs.iter().map(|j| j.run_at).min().unwrap_or_default();
+                let mut tx = self.begin_write().await?;
+                let ids = Self::insert_jobs(&mut tx, jobs, now).await?;
+                tx.commit().await?;
+                self.signal_jobs(jobs);
+                Ok(ids)
+            }
+
+            async fn claim_jobs(
+                &self,
+                queues: &[String],
+                owner: Uuid,
+                now: DateTime<Utc>,
+                lease_until: DateTime<Utc>,
+                limit: i64,
+            ) -> StoreResult<Vec<Job>> {
+                let mut tx = self.begin_write().await?;
+                let rows: Vec<JobRow> = sqlx::query_as(<Self as Dialect>::CLAIM_JOBS)
+                    .bind(owner)
+                    .bind(lease_until)
+                    .bind(now)
+                    .bind(Json(queues))
+                    .bind(limit)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                let mut jobs: Vec<Job> = rows::all(rows)?;
+                jobs.sort_by_key(|j| (j.run_at, j.id));
+                Ok(jobs)
+            }
+
+            async fn complete_job(&self, id: JobId, owner: Uuid, at: DateTime<Utc>) -> StoreResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE jobs SET state = 'done', lease_owner = NULL, lease_until = NULL, \
+                     last_error = NULL, updated_at = $3 \
+                     WHERE id = $1 AND lease_owner = $2 AND state = 'running'",
+                )
+                .bind(id.0)
+                .bind(owner)
+                .bind(at)
+                .execute(self.writer())
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn fail_job(
+                &self,
+                id: JobId,
+                owner: Uuid,
+                error: &str,
+                retry_at: Option<DateTime<Utc>>,
+                at: DateTime<Utc>,
+            ) -> StoreResult<bool> {
+                let state = if retry_at.is_some() { JobState::Queued } else { JobState::Dead };
+                let failed = sqlx::query(
+                    "UPDATE jobs SET state = $4, run_at = COALESCE($5, run_at), lease_owner = NULL, \
+                     lease_until = NULL, last_error = $6, updated_at = $3 \
+                     WHERE id = $1 AND lease_owner = $2 AND state = 'running'",
+                )
+                .bind(id.0)
+                .bind(owner)
+                .bind(at)
+                .bind(state.as_str())
+                .bind(retry_at)
+                .bind(error)
+                .execute(self.writer())
+                .await?;
+                if failed.rows_affected() == 1 && retry_at.is_some() {
+                    self.jobs_signal.notify_waiters();
+                }
+                Ok(failed.rows_affected() == 1)
+            }
+
+            async fn next_job_due(&self, queues: &[String]) -> StoreResult<Option<DateTime<Utc>>> {
+                Ok(sqlx::query_scalar(<Self as Dialect>::NEXT_JOB_DUE)
+                    .bind(Json(queues))
+                    .fetch_one(self.reader())
+                    .await?)
+            }
+
+            async fn get_job(&self, id: JobId) -> StoreResult<Job> {
+                let row: Option<JobRow> = sqlx::query_as(
+                    "SELECT id, queue, kind, payload, state, run_at, attempts, max_attempts, \
+                     lease_until, last_error, created_at, updated_at FROM jobs WHERE id = $1",
+                )
+                .bind(id.0)
+                .fetch_optional(self.reader())
+                .await?;
+                row.ok_or_else(|| StoreError::NotFound(format!("job {id}")))?
+                    .try_into()
+            }
+
+            async fn list_jobs(&self, state: Option<JobState>, limit: i64) -> StoreResult<Vec<Job>> {
+                let rows: Vec<JobRow> = sqlx::query_as(
+                    "SELECT id, queue, kind, payload, state, run_at, attempts, max_attempts, \
+                     lease_until, last_error, created_at, updated_at FROM jobs \
+                     WHERE ($1 IS NULL OR state = $1) ORDER BY updated_at DESC, id DESC LIMIT $2",
+                )
+                .bind(state.map(|s| s.as_str()))
+                .bind(limit)
+                .fetch_all(self.reader())
+                .await?;
+                rows::all(rows)
+            }
+
+            async fn create_token(
+                &self,
+                name: &str,
+                role: Role,
+                token_hash: &str,
+                at: DateTime<Utc>,
+            ) -> StoreResult<ApiToken> {
+                let token = ApiToken { id: Uuid::now_v7(), name: name.to_owned(), role, created_at: at };
+                sqlx::query(
+                    "INSERT INTO api_tokens (id, name, role, token_hash, created_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(token.id)
+                .bind(&token.name)
+                .bind(role.as_str())
+                .bind(token_hash)
+                .bind(at)
+                .execute(self.writer())
+                .await
+                .map_err(|e| match e {
+                    sqlx::Error::Database(db) if db.is_unique_violation() => {
+                        StoreError::Conflict(format!("a token named `{name}` already exists"))
+                    }
+                    other => other.into(),
+                })?;
+                Ok(token)
+            }
+
+            async fn token_by_hash(&self, token_hash: &str) -> StoreResult<Option<ApiToken>> {
+                let row: Option<TokenRow> = sqlx::query_as(
+                    "SELECT id, name, role, created_at FROM api_tokens \
+                     WHERE token_hash = $1 AND revoked_at IS NULL",
+                )
+                .bind(token_hash)
+                .fetch_optional(self.reader())
+                .await?;
+                row.map(ApiToken::try_from).transpose()
+            }
+
+            async fn counts(&self) -> StoreResult<Counts> {
+                let pool = self.reader();
+                Ok(Counts {
+                    alerts_by_status: sqlx::query_as(
+                        "SELECT status, COUNT(*) FROM alerts GROUP BY status ORDER BY status",
+                    )
+                    .fetch_all(pool)
+                    .await?,
+                    incidents_by_status: sqlx::query_as(
+                        "SELECT status, COUNT(*) FROM incidents GROUP BY status ORDER BY status",
+                    )
+                    .fetch_all(pool)
+                    .await?,
+                    jobs_by_state: sqlx::query_as(
+                        "SELECT state, COUNT(*) FROM jobs GROUP BY state ORDER BY state",
+                    )
+                    .fetch_all(pool)
+                    .await?,
+                })
+            }
+        }
+    };
+}
+
+pub(super) use impl_store;
