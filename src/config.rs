@@ -1,0 +1,1 @@
+//! `tocsin.toml`: being written.
