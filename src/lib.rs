@@ -1,4 +1,7 @@
-//! The `tocsin` binary's library half: configuration, HTTP wiring and the CLI's commands,
-//! kept in a library so that tests can build the same router in-process.
+//! The `tocsin` binary's library half: configuration, assembly, HTTP wiring and the CLI's
+//! commands, kept in a library so that tests can build the same router in-process.
 
+pub mod app;
+pub mod cli;
 pub mod config;
+pub mod http;

@@ -1,1 +1,234 @@
-//! placeholder
+//! Platform-neutral chat commands: `/incident …` and button presses, the same on every
+//! platform. Each command lives in its own file with `parse` (text -> typed command, pure)
+//! and `run` (typed command -> core operation -> reply). Adapters build an [`Invocation`]
+//! and render the [`Reply`]; this crate knows no platform.
+
+use bot_core::chat::Message;
+use bot_core::model::{Actor, Incident, IncidentId, Role, User};
+use bot_core::ops::Core;
+use bot_core::{CoreError, StoreError};
+
+mod assign;
+mod declare;
+mod help;
+mod list;
+mod resolve;
+mod severity;
+mod status;
+mod timeline;
+mod update;
+
+pub use help::help_text;
+
+/// One thing a person did in chat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    /// Platform name: `console`, `slack`, …
+    pub platform: String,
+    /// The person's id on that platform.
+    pub user: String,
+    /// Where it happened, as the platform names channels.
+    pub channel: String,
+    pub input: Input,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// A slash command: `command` without the slash (`incident`), `text` after it.
+    Slash { command: String, text: String },
+    /// A button on one of Tocsin's cards.
+    Button { action: String, value: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// Only the person who asked sees it.
+    Ephemeral,
+    /// Everyone in the channel sees it.
+    Channel,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub audience: Audience,
+    pub message: Message,
+}
+
+impl Reply {
+    pub fn ephemeral(text: impl Into<String>) -> Self {
+        Reply { audience: Audience::Ephemeral, message: Message::text(text) }
+    }
+
+    pub fn card(audience: Audience, message: Message) -> Self {
+        Reply { audience, message }
+    }
+}
+
+/// Why a command did not run; every variant is shown to the person as a short reply.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// The text does not match the grammar; carries the usage line.
+    Usage(String),
+    /// Parsed, but the request cannot be honoured (unknown user, already resolved, …).
+    Refused(String),
+    /// Something broke on our side; logged with details, the person sees an id.
+    Internal(String),
+}
+
+impl From<CoreError> for Failure {
+    fn from(e: CoreError) -> Self {
+        match e {
+            CoreError::Invalid(invalid) => Failure::Refused(invalid.message),
+            CoreError::Store(store) => store.into(),
+        }
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(what) => Failure::Refused(format!("{what} not found")),
+            StoreError::Conflict(why) => Failure::Refused(why),
+            StoreError::Transition(t) => Failure::Refused(t.to_string()),
+            other => Failure::Internal(other.to_string()),
+        }
+    }
+}
+
+type Outcome = Result<Reply, Failure>;
+
+/// What a command runs with: the core, who is asking, and where.
+pub(crate) struct Ctx<'a> {
+    pub core: &'a Core,
+    pub invocation: &'a Invocation,
+    pub actor: Actor,
+    pub role: Role,
+    /// The incident whose channel this is, if any.
+    pub here: Option<Incident>,
+}
+
+impl Ctx<'_> {
+    fn require(&self, role: Role, what: &str) -> Result<(), Failure> {
+        if self.role >= role {
+            return Ok(());
+        }
+        let who = match &self.actor {
+            Actor::User(id) => format!("{id} is a {}", self.role),
+            _ => format!(
+                "your {} account is not linked to a Tocsin user (add it under [users.chat] in tocsin.toml)",
+                self.invocation.platform
+            ),
+        };
+        Err(Failure::Refused(format!("{what} needs the {role} role; {who}")))
+    }
+
+    /// The incident a command is about: named explicitly (`INC-42`), else the one whose
+    /// channel this is.
+    async fn incident(&self, named: Option<i64>, usage: &str) -> Result<Incident, Failure> {
+        match (named, &self.here) {
+            (Some(number), _) => Ok(self.core.store.get_incident_by_number(number).await?),
+            (None, Some(here)) => Ok(here.clone()),
+            (None, None) => Err(Failure::Usage(format!(
+                "{usage}\nRun it in an incident channel, or name the incident: INC-<number>."
+            ))),
+        }
+    }
+
+    async fn incident_by_id(&self, id: &str) -> Result<Incident, Failure> {
+        let id: IncidentId = id
+            .parse()
+            .map_err(|_| Failure::Refused(format!("`{id}` is not an incident id")))?;
+        Ok(self.core.store.get_incident(id).await?)
+    }
+}
+
+/// A leading `INC-42` (any case) names an incident; returns its number and the rest.
+pub(crate) fn incident_ref(args: &str) -> (Option<i64>, &str) {
+    let args = args.trim();
+    let (first, rest) = args.split_once(char::is_whitespace).unwrap_or((args, ""));
+    let number = first
+        .get(..4)
+        .filter(|p| p.eq_ignore_ascii_case("inc-"))
+        .and_then(|_| first[4..].parse::<i64>().ok());
+    match number {
+        Some(n) => (Some(n), rest.trim()),
+        None => (None, args),
+    }
+}
+
+/// Handles one invocation end to end. Never fails: every problem becomes a reply.
+pub async fn handle(core: &Core, invocation: &Invocation) -> Reply {
+    match dispatch(core, invocation).await {
+        Ok(reply) => reply,
+        Err(Failure::Usage(usage)) => Reply::ephemeral(format!("Usage: {usage}")),
+        Err(Failure::Refused(why)) => Reply::ephemeral(format!("Sorry: {why}.")),
+        Err(Failure::Internal(detail)) => {
+            let error_id = uuid_like_id();
+            tracing::error!(error_id, detail, platform = %invocation.platform, "command failed");
+            Reply::ephemeral(format!(
+                "Something went wrong on our side (error {error_id}); it has been logged."
+            ))
+        }
+    }
+}
+
+/// A short id to quote to an operator, who finds the details in the log.
+fn uuid_like_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..8].to_owned()
+}
+
+async fn dispatch(core: &Core, invocation: &Invocation) -> Outcome {
+    let user: Option<User> = core
+        .store
+        .user_by_chat_identity(&invocation.platform, &invocation.user)
+        .await?;
+    let (actor, role) = match &user {
+        Some(u) => (Actor::User(u.id.clone()), u.role),
+        // Unlinked people may look, not act.
+        None => (Actor::System, Role::Viewer),
+    };
+    let here = core
+        .store
+        .incident_by_channel(&invocation.platform, &invocation.channel)
+        .await?;
+    let ctx = Ctx { core, invocation, actor, role, here };
+    match &invocation.input {
+        Input::Button { action, value } => match action.as_str() {
+            "status" => status::Status::for_incident(value).run(&ctx).await,
+            "resolve" => resolve::Resolve::for_incident(value).run(&ctx).await,
+            other => Err(Failure::Refused(format!("unknown button `{other}`"))),
+        },
+        Input::Slash { command, text } => match command.as_str() {
+            "incident" => incident(&ctx, text).await,
+            "oncall" => Err(Failure::Refused(
+                "/oncall is not available yet: on-call schedules come in a later release".into(),
+            )),
+            other => Err(Failure::Refused(format!("unknown command /{other}; try /incident help"))),
+        },
+    }
+}
+
+async fn incident(ctx: &Ctx<'_>, text: &str) -> Outcome {
+    let text = text.trim();
+    let (verb, args) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
+    let args = args.trim();
+    match verb.to_ascii_lowercase().as_str() {
+        "" | "help" => Ok(help::run()),
+        "declare" => declare::Declare::parse(args)?.run(ctx).await,
+        "update" => update::Update::parse(args)?.run(ctx).await,
+        "status" => status::Status::parse(args)?.run(ctx).await,
+        "resolve" => resolve::Resolve::parse(args)?.run(ctx).await,
+        "list" => list::List::parse(args)?.run(ctx).await,
+        "severity" => severity::SetSeverity::parse(args)?.run(ctx).await,
+        "assign" => assign::Assign::parse(args)?.run(ctx).await,
+        "responders" => assign::AddResponder::parse(args)?.run(ctx).await,
+        "timeline" => timeline::TimelineAdd::parse(args)?.run(ctx).await,
+        known if help::LATER.iter().any(|(name, _)| *name == known) => {
+            let (_, when) = help::LATER.iter().find(|(name, _)| *name == known).expect("matched above");
+            Err(Failure::Refused(format!("`{known}` is not available yet: {when}")))
+        }
+        other => Err(Failure::Refused(format!(
+            "unknown subcommand `{other}`; /incident help lists them"
+        ))),
+    }
+}

@@ -1,0 +1,161 @@
+//! Assembling a running Tocsin from its configuration and environment: the store, the
+//! core, the job handlers, the HTTP server and its workers.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use bot_core::effects::UpdateReminders;
+use bot_core::jobs::{Handlers, PoolConfig, WorkerPool};
+use bot_core::model::Directory;
+use bot_core::ops::{CORE_QUEUE, Core, CoreSettings};
+use bot_core::{Clock, Store, SystemClock};
+
+use crate::config::Config;
+use crate::http;
+
+/// The console platform's name, as used in queues and user identities.
+pub const CONSOLE: &str = adapters::console::PLATFORM;
+
+/// Opens the store `DATABASE_URL` names and applies pending migrations.
+pub async fn open_store(database_url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    let store = bot_core::store::connect(database_url)
+        .await
+        .with_context(|| format!("opening the database ({})", redact(database_url)))?;
+    store.migrate().await.context("applying migrations")?;
+    Ok(store)
+}
+
+/// A database URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{}://{user}:***@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// The configuration's directory, with every user reachable on the console under their
+/// Tocsin id unless the file names another console identity.
+pub fn directory(config: &Config) -> Directory {
+    let mut directory = config.directory();
+    for user in &mut directory.users {
+        user.chat.entry(CONSOLE.to_owned()).or_insert_with(|| user.id.to_string());
+    }
+    directory
+}
+
+pub fn core(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: &Config) -> Core {
+    let mut chat_platforms = Vec::new();
+    if config.console.enabled {
+        chat_platforms.push(CONSOLE.to_owned());
+    }
+    Core::new(
+        store,
+        clock,
+        CoreSettings { chat_platforms, update_reminder: config.update_reminder() },
+    )
+}
+
+/// Handlers for the `core` queue.
+pub fn core_handlers(core: &Core) -> Handlers {
+    let mut handlers = Handlers::new();
+    if let Some(every) = core.settings.update_reminder {
+        handlers = handlers.merge(UpdateReminders::handlers(
+            core.store.clone(),
+            core.clock.clone(),
+            core.settings.chat_platforms.clone(),
+            every,
+        ));
+    }
+    handlers
+}
+
+/// Opens the store, mirrors the directory and builds the core: what every command that
+/// works on live data starts with.
+pub async fn start(config: &Config, database_url: &str) -> anyhow::Result<Core> {
+    let store = open_store(database_url).await?;
+    store
+        .replace_directory(&directory(config))
+        .await
+        .context("saving users, teams and services from the configuration")?;
+    Ok(core(store, Arc::new(SystemClock), config))
+}
+
+/// `tocsin serve`: the HTTP server and the core job workers until SIGTERM or Ctrl-C.
+pub async fn serve(config: Config, database_url: &str, listen: &str) -> anyhow::Result<()> {
+    let core = start(&config, database_url).await?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
+    let addr: SocketAddr = listener.local_addr()?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let pool = WorkerPool::new(
+        core.store.clone(),
+        core.clock.clone(),
+        core_handlers(&core),
+        PoolConfig { queues: vec![CORE_QUEUE.into()], ..Default::default() },
+    );
+    let mut workers_stop = stop_rx.clone();
+    let workers = tokio::spawn(pool.run(async move {
+        let _ = workers_stop.wait_for(|stop| *stop).await;
+    }));
+    let app = http::router(http::AppState::new(core.clone()));
+    tracing::info!(%addr, backend = core.store.backend(), "listening");
+    // A stable line on stdout for scripts and tests that started us on port 0.
+    println!("listening on http://{addr}");
+    let mut http_stop = stop_rx;
+    let server = http::serve(listener, app, async move {
+        let _ = http_stop.wait_for(|stop| *stop).await;
+    });
+    let signals = async {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing in-flight requests and jobs");
+        let _ = stop_tx.send(true);
+    };
+    let (served, ()) = tokio::join!(server, signals);
+    served.context("serving HTTP")?;
+    workers.await.context("job workers")?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_passwords_never_reach_messages() {
+        assert_eq!(
+            redact("postgres://tocsin:s3cret@db.internal:5432/tocsin"),
+            "postgres://tocsin:***@db.internal:5432/tocsin"
+        );
+        assert_eq!(redact("sqlite://tocsin.db"), "sqlite://tocsin.db");
+    }
+}

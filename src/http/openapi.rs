@@ -1,0 +1,42 @@
+//! The OpenAPI document, generated from the handlers' annotations and the model's types,
+//! served at `/api/v1/openapi.json`.
+
+use axum::Json;
+use axum::Router;
+use axum::routing::get;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::AppState;
+use super::api;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Tocsin API", description = "Incidents, alerts and on-call, over REST. \
+        Authenticate with `Authorization: Bearer <token>` (create one with `tocsin token create`)."),
+    paths(
+        api::create_incident, api::list_incidents, api::get_incident, api::patch_incident,
+        api::post_update, api::list_updates, api::add_timeline, api::incident_timeline,
+        api::list_alerts, api::get_alert, api::ack_alert, api::resolve_alert, api::alert_timeline,
+        api::list_services, api::get_service, api::list_users, api::get_user, api::list_jobs,
+    ),
+    modifiers(&BearerAuth),
+    tags((name = "incidents"), (name = "alerts"), (name = "directory"), (name = "operations"))
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/api/v1/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
+}
