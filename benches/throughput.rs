@@ -1,1 +1,167 @@
-fn main() {}
+//! Throughput of the foundation, on SQLite and PostgreSQL:
+//! - incidents declared per second over loopback HTTP (each one a durable transaction with
+//!   its timeline entry and follow-up jobs), with p50/p99 latency;
+//! - durable jobs run per second by one worker pool (claim, run a no-op, record).
+//!
+//! `cargo bench --bench throughput -- [--seconds N] [--connections N] [--jobs N]`
+//! PostgreSQL is the server `TEST_DATABASE_URL` names (default: local, user postgres);
+//! each run uses a fresh database of its own.
+
+#[path = "../bot-core/tests/common/mod.rs"]
+#[allow(dead_code, unused_macros, unused_imports)]
+mod db;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use bot_core::auth::hash_token;
+use bot_core::jobs::{Handlers, JobError, JobHandler, PoolConfig, WorkerPool};
+use bot_core::model::{Job, NewJob, Role};
+use bot_core::{Clock, SystemClock};
+use db::Backend;
+
+struct Args {
+    seconds: u64,
+    connections: usize,
+    jobs: usize,
+}
+
+fn args() -> Args {
+    let mut args = Args { seconds: 5, connections: 8, jobs: 5_000 };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{flag} needs a number"));
+        match flag.as_str() {
+            "--seconds" => args.seconds = value() as u64,
+            "--connections" => args.connections = value(),
+            "--jobs" => args.jobs = value(),
+            _ => {} // cargo bench passes `--bench`; ignore what is not ours
+        }
+    }
+    args
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+async fn incidents_over_http(db: db::Db, seconds: u64, connections: usize) -> String {
+    let config = tocsin::config::Config::default();
+    db.store.replace_directory(&tocsin::app::directory(&config)).await.unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    db.store.create_token("bench", Role::Admin, &hash_token("tcn_bench"), clock.now()).await.unwrap();
+    let core = tocsin::app::core(db.store.clone(), clock, &config);
+    let app = tocsin::http::router(tocsin::http::AppState::new(core));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/api/v1/incidents", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let mut clients = Vec::new();
+    for c in 0..connections {
+        let url = url.clone();
+        clients.push(tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let mut latencies = Vec::new();
+            let mut n = 0;
+            while Instant::now() < deadline {
+                let started = Instant::now();
+                let response = http
+                    .post(&url)
+                    .bearer_auth("tcn_bench")
+                    .json(&serde_json::json!({"title": format!("Bench incident {c}-{n}"), "severity": "sev3"}))
+                    .send()
+                    .await
+                    .expect("request");
+                assert_eq!(response.status(), 201, "{}", response.text().await.unwrap_or_default());
+                latencies.push(started.elapsed());
+                n += 1;
+            }
+            latencies
+        }));
+    }
+    let mut latencies = Vec::new();
+    for client in clients {
+        latencies.extend(client.await.unwrap());
+    }
+    server.abort();
+    latencies.sort();
+    format!(
+        "incidents over HTTP: {:.0}/s ({} in {seconds} s, {connections} connections), p50 {:.2} ms, p99 {:.2} ms",
+        latencies.len() as f64 / seconds as f64,
+        latencies.len(),
+        percentile(&latencies, 0.50),
+        percentile(&latencies, 0.99),
+    )
+}
+
+struct Count {
+    done: AtomicUsize,
+    all_done: tokio::sync::Notify,
+    target: usize,
+}
+
+#[async_trait]
+impl JobHandler for Count {
+    async fn run(&self, _: &Job) -> Result<(), JobError> {
+        if self.done.fetch_add(1, Ordering::SeqCst) + 1 == self.target {
+            self.all_done.notify_one();
+        }
+        Ok(())
+    }
+}
+
+async fn jobs_run(db: db::Db, jobs: usize) -> String {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let now = clock.now();
+    let batch: Vec<NewJob> = (0..jobs)
+        .map(|i| NewJob::new("core", "bench.noop", serde_json::json!({ "i": i }), now))
+        .collect();
+    for chunk in batch.chunks(500) {
+        db.store.enqueue(chunk).await.unwrap();
+    }
+    let count = Arc::new(Count { done: AtomicUsize::new(0), all_done: Default::default(), target: jobs });
+    let handlers = Handlers::new().on("bench.noop", count.clone());
+    let pool = WorkerPool::new(
+        db.store.clone(),
+        clock,
+        handlers,
+        PoolConfig { concurrency: 32, ..Default::default() },
+    );
+    let started = Instant::now();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(pool.run(async {
+        let _ = stopped.await;
+    }));
+    count.all_done.notified().await;
+    let elapsed = started.elapsed();
+    let _ = stop.send(());
+    running.await.unwrap();
+    format!("jobs: {:.0}/s ({jobs} no-op jobs in {:.2} s, one pool of 32)", jobs as f64 / elapsed.as_secs_f64(), elapsed.as_secs_f64())
+}
+
+#[tokio::main]
+async fn main() {
+    let args = args();
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!("load average before: {}", load.split_whitespace().take(3).collect::<Vec<_>>().join(" "));
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let (seconds, connections, jobs) = (args.seconds, args.connections, args.jobs);
+        db::on(backend, move |db| async move {
+            println!("{backend:?}: {}", incidents_over_http(db.clone(), seconds, connections).await);
+        })
+        .await;
+        db::on(backend, move |db| async move {
+            println!("{backend:?}: {}", jobs_run(db, jobs).await);
+        })
+        .await;
+    }
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!("load average after: {}", load.split_whitespace().take(3).collect::<Vec<_>>().join(" "));
+}
