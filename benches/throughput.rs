@@ -29,10 +29,18 @@ struct Args {
 }
 
 fn args() -> Args {
-    let mut args = Args { seconds: 5, connections: 8, jobs: 5_000 };
+    let mut args = Args {
+        seconds: 5,
+        connections: 8,
+        jobs: 5_000,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
-        let mut value = || it.next().and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{flag} needs a number"));
+        let mut value = || {
+            it.next()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("{flag} needs a number"))
+        };
         match flag.as_str() {
             "--seconds" => args.seconds = value() as u64,
             "--connections" => args.connections = value(),
@@ -53,9 +61,15 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 
 async fn incidents_over_http(db: db::Db, seconds: u64, connections: usize) -> String {
     let config = tocsin::config::Config::default();
-    db.store.replace_directory(&tocsin::app::directory(&config)).await.unwrap();
+    db.store
+        .replace_directory(&tocsin::app::directory(&config))
+        .await
+        .unwrap();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    db.store.create_token("bench", Role::Admin, &hash_token("tcn_bench"), clock.now()).await.unwrap();
+    db.store
+        .create_token("bench", Role::Admin, &hash_token("tcn_bench"), clock.now())
+        .await
+        .unwrap();
     let core = tocsin::app::core(db.store.clone(), clock, &config);
     let app = tocsin::http::router(tocsin::http::AppState::new(core));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -126,13 +140,20 @@ async fn jobs_run(db: db::Db, jobs: usize) -> String {
     for chunk in batch.chunks(500) {
         db.store.enqueue(chunk).await.unwrap();
     }
-    let count = Arc::new(Count { done: AtomicUsize::new(0), all_done: Default::default(), target: jobs });
+    let count = Arc::new(Count {
+        done: AtomicUsize::new(0),
+        all_done: Default::default(),
+        target: jobs,
+    });
     let handlers = Handlers::new().on("bench.noop", count.clone());
     let pool = WorkerPool::new(
         db.store.clone(),
         clock,
         handlers,
-        PoolConfig { concurrency: 32, ..Default::default() },
+        PoolConfig {
+            concurrency: 32,
+            ..Default::default()
+        },
     );
     let started = Instant::now();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -143,18 +164,31 @@ async fn jobs_run(db: db::Db, jobs: usize) -> String {
     let elapsed = started.elapsed();
     let _ = stop.send(());
     running.await.unwrap();
-    format!("jobs: {:.0}/s ({jobs} no-op jobs in {:.2} s, one pool of 32)", jobs as f64 / elapsed.as_secs_f64(), elapsed.as_secs_f64())
+    format!(
+        "jobs: {:.0}/s ({jobs} no-op jobs in {:.2} s, one pool of 32)",
+        jobs as f64 / elapsed.as_secs_f64(),
+        elapsed.as_secs_f64()
+    )
 }
 
 #[tokio::main]
 async fn main() {
     let args = args();
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    println!("load average before: {}", load.split_whitespace().take(3).collect::<Vec<_>>().join(" "));
+    println!(
+        "load average before: {}",
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
     for backend in [Backend::Sqlite, Backend::Postgres] {
         let (seconds, connections, jobs) = (args.seconds, args.connections, args.jobs);
         db::on(backend, move |db| async move {
-            println!("{backend:?}: {}", incidents_over_http(db.clone(), seconds, connections).await);
+            println!(
+                "{backend:?}: {}",
+                incidents_over_http(db.clone(), seconds, connections).await
+            );
         })
         .await;
         db::on(backend, move |db| async move {
@@ -163,5 +197,11 @@ async fn main() {
         .await;
     }
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    println!("load average after: {}", load.split_whitespace().take(3).collect::<Vec<_>>().join(" "));
+    println!(
+        "load average after: {}",
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
 }

@@ -43,7 +43,9 @@ pub fn redact(url: &str) -> String {
 pub fn directory(config: &Config) -> Directory {
     let mut directory = config.directory();
     for user in &mut directory.users {
-        user.chat.entry(CONSOLE.to_owned()).or_insert_with(|| user.id.to_string());
+        user.chat
+            .entry(CONSOLE.to_owned())
+            .or_insert_with(|| user.id.to_string());
     }
     directory
 }
@@ -56,7 +58,10 @@ pub fn core(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: &Config) -> Co
     Core::new(
         store,
         clock,
-        CoreSettings { chat_platforms, update_reminder: config.update_reminder() },
+        CoreSettings {
+            chat_platforms,
+            update_reminder: config.update_reminder(),
+        },
     )
 }
 
@@ -97,7 +102,10 @@ pub async fn serve(config: Config, database_url: &str, listen: &str) -> anyhow::
         core.store.clone(),
         core.clock.clone(),
         core_handlers(&core),
-        PoolConfig { queues: vec![CORE_QUEUE.into()], ..Default::default() },
+        PoolConfig {
+            queues: vec![CORE_QUEUE.into()],
+            ..Default::default()
+        },
     );
     let mut workers_stop = stop_rx.clone();
     let workers = tokio::spawn(pool.run(async move {

@@ -22,7 +22,12 @@ pub struct Cli {
     pub config: Option<PathBuf>,
 
     /// Database: sqlite://FILE (embedded, the default) or postgres://USER@HOST/DB
-    #[arg(long, global = true, env = "DATABASE_URL", default_value = "sqlite://tocsin.db")]
+    #[arg(
+        long,
+        global = true,
+        env = "DATABASE_URL",
+        default_value = "sqlite://tocsin.db"
+    )]
     pub database_url: String,
 
     #[command(subcommand)]
@@ -106,7 +111,10 @@ fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
         None => return Ok(Config::default()),
     };
     Config::load(&path).map_err(|problems| {
-        anyhow::anyhow!("{problems}\n{} has problems; `tocsin check-config` lists them", path.display())
+        anyhow::anyhow!(
+            "{problems}\n{} has problems; `tocsin check-config` lists them",
+            path.display()
+        )
     })
 }
 
@@ -145,7 +153,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Console { user } => {
             let config = load_config(cli.config.as_deref())?;
             if !config.console.enabled {
-                anyhow::bail!("the console is disabled in the configuration ([console] enabled = false)");
+                anyhow::bail!(
+                    "the console is disabled in the configuration ([console] enabled = false)"
+                );
             }
             let core = app::start(&config, &cli.database_url).await?;
             let console = Arc::new(adapters::console::Console::new(
@@ -158,7 +168,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .await
                 .context("console")?;
         }
-        Command::Token { command: TokenCommand::Create { name, role } } => {
+        Command::Token {
+            command: TokenCommand::Create { name, role },
+        } => {
             let store = app::open_store(&cli.database_url).await?;
             let token = generate_token();
             let now = bot_core::Clock::now(&SystemClock);

@@ -29,8 +29,14 @@ impl Site {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("tocsin.toml");
         let example = std::fs::read_to_string(EXAMPLE).unwrap();
-        let edited = example.replace("update_reminder = \"30m\"", &format!("update_reminder = \"{reminder}\""));
-        assert!(example.contains("update_reminder = \"30m\""), "the example sets the reminder");
+        let edited = example.replace(
+            "update_reminder = \"30m\"",
+            &format!("update_reminder = \"{reminder}\""),
+        );
+        assert!(
+            example.contains("update_reminder = \"30m\""),
+            "the example sets the reminder"
+        );
         std::fs::write(&config, edited).unwrap();
         Site { dir, config }
     }
@@ -70,13 +76,30 @@ impl Site {
         })
         .await
         .expect("tocsin serve did not start listening");
-        Server { child, base, http: reqwest::Client::new() }
+        Server {
+            child,
+            base,
+            http: reqwest::Client::new(),
+        }
     }
 
     async fn token(&self, name: &str, role: &str) -> String {
-        let out = self.command(&["token", "create", "--name", name, "--role", role]).output().await.unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap().lines().last().unwrap().to_owned()
+        let out = self
+            .command(&["token", "create", "--name", name, "--role", role])
+            .output()
+            .await
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .last()
+            .unwrap()
+            .to_owned()
     }
 }
 
@@ -88,22 +111,45 @@ struct Server {
 
 impl Server {
     async fn get(&self, path: &str, token: &str) -> (u16, Value) {
-        let r = self.http.get(format!("{}{path}", self.base)).bearer_auth(token).send().await.unwrap();
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
         (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
     }
 
     async fn post(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
-        let r = self.http.post(format!("{}{path}", self.base)).bearer_auth(token).json(&body).send().await.unwrap();
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         (r.status().as_u16(), r.json().await.unwrap())
     }
 
     async fn text(&self, path: &str) -> String {
-        self.http.get(format!("{}{path}", self.base)).send().await.unwrap().text().await.unwrap()
+        self.http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
     }
 }
 
 /// Reads the console's output until a line contains `needle`; returns everything read.
-async fn read_until(lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>, needle: &str) -> String {
+async fn read_until(
+    lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+    needle: &str,
+) -> String {
     let mut seen = String::new();
     tokio::time::timeout(PATIENCE, async {
         while let Some(line) = lines.next_line().await.unwrap() {
@@ -127,10 +173,19 @@ async fn incidents_declared_over_rest_and_console_are_read_back_and_counted() {
     let token = site.token("e2e", "admin").await;
 
     let (status, created) = server
-        .post("/api/v1/incidents", &token, json!({"title": "Checkout is failing", "severity": "sev1"}))
+        .post(
+            "/api/v1/incidents",
+            &token,
+            json!({"title": "Checkout is failing", "severity": "sev1"}),
+        )
         .await;
     assert_eq!(status, 201, "{created}");
-    let (_, read) = server.get(&format!("/api/v1/incidents/{}", created["id"].as_str().unwrap()), &token).await;
+    let (_, read) = server
+        .get(
+            &format!("/api/v1/incidents/{}", created["id"].as_str().unwrap()),
+            &token,
+        )
+        .await;
     assert_eq!(read, created);
 
     let mut console = site
@@ -143,7 +198,10 @@ async fn incidents_declared_over_rest_and_console_are_read_back_and_counted() {
     let mut stdin = console.stdin.take().unwrap();
     let mut lines = BufReader::new(console.stdout.take().unwrap()).lines();
     read_until(&mut lines, "Tocsin console as alice").await;
-    stdin.write_all(b"/incident declare sev2 Checkout slow\n").await.unwrap();
+    stdin
+        .write_all(b"/incident declare sev2 Checkout slow\n")
+        .await
+        .unwrap();
     read_until(&mut lines, "Declared INC-2 (sev2): Checkout slow").await;
     // The incident card arrives through the console's job queue, with its buttons.
     let card = read_until(&mut lines, "[MAJOR] INC-2 Checkout slow").await;
@@ -157,9 +215,15 @@ async fn incidents_declared_over_rest_and_console_are_read_back_and_counted() {
         .and_then(|b| b.split(']').next())
         .unwrap()
         .to_owned();
-    stdin.write_all(b"/join inc-2-checkout-slow\n/incident update Rolled back the deploy\n").await.unwrap();
+    stdin
+        .write_all(b"/join inc-2-checkout-slow\n/incident update Rolled back the deploy\n")
+        .await
+        .unwrap();
     read_until(&mut lines, "internal update posted to INC-2").await;
-    stdin.write_all(format!("{resolve}\n").as_bytes()).await.unwrap();
+    stdin
+        .write_all(format!("{resolve}\n").as_bytes())
+        .await
+        .unwrap();
     read_until(&mut lines, "INC-2 resolved after").await;
     stdin.write_all(b"/quit\n").await.unwrap();
     assert!(console.wait().await.unwrap().success());
@@ -179,7 +243,10 @@ async fn incidents_declared_over_rest_and_console_are_read_back_and_counted() {
         r#"tocsin_incidents{status="resolved"} 1"#,
         r#"tocsin_http_requests_total{route="/api/v1/incidents",method="POST",status="201"} 1"#,
     ] {
-        assert!(metrics.lines().any(|l| l == line), "{line} missing from /metrics:\n{metrics}");
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "{line} missing from /metrics:\n{metrics}"
+        );
     }
     assert!(metrics.contains("tocsin_jobs{state="), "{metrics}");
 }
@@ -198,13 +265,18 @@ async fn a_job_due_while_the_process_is_killed_runs_after_restart() {
     let mut server = site.serve().await;
     let token = site.token("e2e", "admin").await;
     let (status, created) = server
-        .post("/api/v1/incidents", &token, json!({"title": "Payments down", "severity": "sev1"}))
+        .post(
+            "/api/v1/incidents",
+            &token,
+            json!({"title": "Payments down", "severity": "sev1"}),
+        )
         .await;
     assert_eq!(status, 201);
     // SIGKILL: no chance to finish anything. The reminder job is due 2 s after declaring.
     server.child.start_kill().unwrap();
     server.child.wait().await.unwrap();
-    let declared: chrono::DateTime<chrono::Utc> = created["declared_at"].as_str().unwrap().parse().unwrap();
+    let declared: chrono::DateTime<chrono::Utc> =
+        created["declared_at"].as_str().unwrap().parse().unwrap();
     until_wall_clock(declared + chrono::Duration::milliseconds(2_500)).await;
 
     let server = site.serve().await;
@@ -214,10 +286,27 @@ async fn a_job_due_while_the_process_is_killed_runs_after_restart() {
         reminded.then_some(timeline)
     })
     .await;
-    let reminder = timeline.as_array().unwrap().iter().find(|e| e["kind"] == "reminder").unwrap();
-    assert!(reminder["text"].as_str().unwrap().contains("No status update on INC-1"), "{reminder}");
+    let reminder = timeline
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "reminder")
+        .unwrap();
+    assert!(
+        reminder["text"]
+            .as_str()
+            .unwrap()
+            .contains("No status update on INC-1"),
+        "{reminder}"
+    );
     let (_, done) = server.get("/api/v1/jobs?state=done", &token).await;
-    assert!(done.as_array().unwrap().iter().any(|j| j["kind"] == "incident.update_reminder"), "{done}");
+    assert!(
+        done.as_array()
+            .unwrap()
+            .iter()
+            .any(|j| j["kind"] == "incident.update_reminder"),
+        "{done}"
+    );
 }
 
 #[tokio::test]
@@ -225,15 +314,28 @@ async fn sigterm_shuts_down_gracefully() {
     let site = Site::new("30m");
     let mut server = site.serve().await;
     let pid = server.child.id().unwrap().to_string();
-    let killed = Command::new("kill").args(["-TERM", &pid]).status().await.unwrap();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .unwrap();
     assert!(killed.success());
-    let status = tokio::time::timeout(PATIENCE, server.child.wait()).await.expect("exits after SIGTERM").unwrap();
+    let status = tokio::time::timeout(PATIENCE, server.child.wait())
+        .await
+        .expect("exits after SIGTERM")
+        .unwrap();
     assert!(status.success(), "{status}");
 }
 
 async fn check_config(path: &Path) -> (bool, String) {
-    let out = Command::new(BIN).args(["check-config"]).arg(path).output().await.unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let out = Command::new(BIN)
+        .args(["check-config"])
+        .arg(path)
+        .output()
+        .await
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     (out.status.success(), text)
 }
 
@@ -243,19 +345,34 @@ async fn check_config_accepts_the_example_and_names_a_misspelt_key_with_its_line
     assert!(ok, "{out}");
 
     let example = std::fs::read_to_string(EXAMPLE).unwrap();
-    let line = example.lines().position(|l| l.starts_with("escalation_policy =")).expect("a service has a policy") + 1;
+    let line = example
+        .lines()
+        .position(|l| l.starts_with("escalation_policy ="))
+        .expect("a service has a policy")
+        + 1;
     let dir = tempfile::tempdir().unwrap();
     let broken = dir.path().join("broken.toml");
-    std::fs::write(&broken, example.replacen("escalation_policy =", "escalaton_policy =", 1)).unwrap();
+    std::fs::write(
+        &broken,
+        example.replacen("escalation_policy =", "escalaton_policy =", 1),
+    )
+    .unwrap();
     let (ok, out) = check_config(&broken).await;
     assert!(!ok, "a misspelt key must fail: {out}");
-    assert!(out.contains(&format!("broken.toml:{line}:")), "line {line} not named:\n{out}");
+    assert!(
+        out.contains(&format!("broken.toml:{line}:")),
+        "line {line} not named:\n{out}"
+    );
     assert!(out.contains("escalaton_policy"), "key not named:\n{out}");
 }
 
 #[tokio::test]
 async fn unimplemented_manifests_say_so() {
-    let out = Command::new(BIN).args(["manifest", "slack"]).output().await.unwrap();
+    let out = Command::new(BIN)
+        .args(["manifest", "slack"])
+        .output()
+        .await
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not available yet"));
 }

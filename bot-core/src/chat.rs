@@ -88,7 +88,11 @@ impl Message {
     pub fn plain(&self) -> String {
         let mut out = Vec::new();
         out.extend(self.title.clone());
-        out.extend(self.fields.iter().map(|f| format!("{}: {}", f.label, f.value)));
+        out.extend(
+            self.fields
+                .iter()
+                .map(|f| format!("{}: {}", f.label, f.value)),
+        );
         out.extend(self.text.iter().cloned());
         out.join("\n")
     }
@@ -116,7 +120,9 @@ impl From<ChatError> for crate::jobs::JobError {
                 after: retry_after,
             },
             ChatError::Unavailable(_) => crate::jobs::JobError::retry(e),
-            ChatError::Unsupported(_) | ChatError::Refused(_) => crate::jobs::JobError::permanent(e),
+            ChatError::Unsupported(_) | ChatError::Refused(_) => {
+                crate::jobs::JobError::permanent(e)
+            }
         }
     }
 }

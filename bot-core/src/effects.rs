@@ -26,17 +26,33 @@ pub fn incident_card(incident: &Incident) -> Message {
         Tone::Resolved
     };
     let person = |u: &Option<crate::model::UserId>| {
-        u.as_ref().map_or_else(|| "unassigned".to_owned(), |u| u.to_string())
+        u.as_ref()
+            .map_or_else(|| "unassigned".to_owned(), |u| u.to_string())
     };
     let mut fields = vec![
-        Field { label: "Severity".into(), value: incident.severity.to_string() },
-        Field { label: "Status".into(), value: incident.status.to_string() },
-        Field { label: "Commander".into(), value: person(&incident.commander) },
-        Field { label: "Communications".into(), value: person(&incident.communications_lead) },
+        Field {
+            label: "Severity".into(),
+            value: incident.severity.to_string(),
+        },
+        Field {
+            label: "Status".into(),
+            value: incident.status.to_string(),
+        },
+        Field {
+            label: "Commander".into(),
+            value: person(&incident.commander),
+        },
+        Field {
+            label: "Communications".into(),
+            value: person(&incident.communications_lead),
+        },
     ];
     if !incident.services.is_empty() {
         let services: Vec<&str> = incident.services.iter().map(|s| s.as_str()).collect();
-        fields.push(Field { label: "Services".into(), value: services.join(", ") });
+        fields.push(Field {
+            label: "Services".into(),
+            value: services.join(", "),
+        });
     }
     let buttons = if incident.is_open() {
         vec![
@@ -138,11 +154,22 @@ impl ChatEffects {
         if let Some(c) = incident.channels.iter().find(|c| c.platform == self.name()) {
             return Ok(c.channel_id.clone());
         }
-        let topic = format!("{} · {} · {}", incident.reference(), incident.severity, incident.status);
-        let channel = self.platform.create_channel(&channel_name(incident), &topic).await?;
+        let topic = format!(
+            "{} · {} · {}",
+            incident.reference(),
+            incident.severity,
+            incident.status
+        );
+        let channel = self
+            .platform
+            .create_channel(&channel_name(incident), &topic)
+            .await?;
         self.store.attach_channel(incident.id, &channel).await?;
         let mut invitees = Vec::new();
-        let declarer = incident.declared_by.strip_prefix("user:").map(crate::model::UserId::from);
+        let declarer = incident
+            .declared_by
+            .strip_prefix("user:")
+            .map(crate::model::UserId::from);
         for user in declarer.iter().chain(incident.commander.iter()) {
             match self.store.get_user(user).await {
                 Ok(u) => invitees.extend(u.chat.get(self.name()).cloned()),
@@ -158,7 +185,12 @@ impl ChatEffects {
     }
 
     /// Posts `message` once under `key`; a rerun finds the recorded message and edits it.
-    async fn post_once(&self, key: &str, channel: &str, message: &Message) -> Result<bool, JobError> {
+    async fn post_once(
+        &self,
+        key: &str,
+        channel: &str,
+        message: &Message,
+    ) -> Result<bool, JobError> {
         if let Some(posted) = self.store.posted_message(key, self.name()).await? {
             self.platform
                 .update_message(&posted.channel_id, &posted.message_id, message)
@@ -166,8 +198,13 @@ impl ChatEffects {
             return Ok(false);
         }
         let message_id = self.platform.post_message(channel, message).await?;
-        let posted = PostedMessage { channel_id: channel.to_owned(), message_id };
-        self.store.save_posted_message(key, self.name(), &posted).await?;
+        let posted = PostedMessage {
+            channel_id: channel.to_owned(),
+            message_id,
+        };
+        self.store
+            .save_posted_message(key, self.name(), &posted)
+            .await?;
         Ok(true)
     }
 
@@ -175,14 +212,21 @@ impl ChatEffects {
         let incident = self.store.get_incident(p.incident_id).await?;
         let channel = self.ensure_channel(&incident).await?;
         let card = incident_card(&incident);
-        if self.post_once(&card_key(incident.id), &channel, &card).await? {
-            let posted = self.store.posted_message(&card_key(incident.id), self.name()).await?;
+        if self
+            .post_once(&card_key(incident.id), &channel, &card)
+            .await?
+        {
+            let posted = self
+                .store
+                .posted_message(&card_key(incident.id), self.name())
+                .await?;
             if let Some(posted) = posted {
                 self.platform.pin(&channel, &posted.message_id).await?;
             }
         }
         if let Some(announce) = self.platform.announcements_channel() {
-            self.post_once(&announcement_key(incident.id), &announce, &card).await?;
+            self.post_once(&announcement_key(incident.id), &announce, &card)
+                .await?;
         }
         Ok(())
     }
@@ -203,9 +247,16 @@ impl ChatEffects {
             if let Some(actor) = p.actor {
                 text = format!("{text}\n(by {actor})");
             }
-            self.platform.post_message(&channel, &Message::text(text)).await?;
+            self.platform
+                .post_message(&channel, &Message::text(text))
+                .await?;
         }
-        let topic = format!("{} · {} · {}", incident.reference(), incident.severity, incident.status);
+        let topic = format!(
+            "{} · {} · {}",
+            incident.reference(),
+            incident.severity,
+            incident.status
+        );
         self.platform.set_topic(&channel, &topic).await?;
         Ok(())
     }
@@ -215,7 +266,11 @@ impl ChatEffects {
         let incident = self.store.get_incident(update.incident_id).await?;
         let channel = self.ensure_channel(&incident).await?;
         let message = Message {
-            title: Some(format!("Update on {}: {}", incident.reference(), incident.status)),
+            title: Some(format!(
+                "Update on {}: {}",
+                incident.reference(),
+                incident.status
+            )),
             tone: Some(Tone::Info),
             text: vec![update.text.clone()],
             context: Some(format!(
@@ -226,7 +281,8 @@ impl ChatEffects {
             )),
             ..Default::default()
         };
-        self.post_once(&format!("update:{}", update.id), &channel, &message).await?;
+        self.post_once(&format!("update:{}", update.id), &channel, &message)
+            .await?;
         Ok(())
     }
 
@@ -234,7 +290,9 @@ impl ChatEffects {
         let incident = self.store.get_incident(p.incident_id).await?;
         let channel = self.ensure_channel(&incident).await?;
         let text = p.lines.join("\n");
-        self.platform.post_message(&channel, &Message::text(text)).await?;
+        self.platform
+            .post_message(&channel, &Message::text(text))
+            .await?;
         Ok(())
     }
 }
@@ -247,7 +305,9 @@ impl JobHandler for ChatEffects {
             kinds::INCIDENT_CHANGED => self.changed(payload(job)?).await,
             kinds::STATUS_UPDATE => self.status_update(payload(job)?).await,
             kinds::REMINDER_POST => self.reminder(payload(job)?).await,
-            other => Err(JobError::permanent(format!("chat effects cannot run `{other}`"))),
+            other => Err(JobError::permanent(format!(
+                "chat effects cannot run `{other}`"
+            ))),
         }
     }
 }
@@ -275,7 +335,12 @@ impl UpdateReminders {
         platforms: Vec<String>,
         every: chrono::Duration,
     ) -> Handlers {
-        let me = Arc::new(Self { store, clock, platforms, every });
+        let me = Arc::new(Self {
+            store,
+            clock,
+            platforms,
+            every,
+        });
         Handlers::new().on(kinds::UPDATE_REMINDER, me)
     }
 }
@@ -342,7 +407,9 @@ mod tests {
 
     #[test]
     fn channel_names_are_slugs_that_fit_every_platform() {
-        let at = DateTime::parse_from_rfc3339("2026-11-24T10:00:00Z").unwrap().to_utc();
+        let at = DateTime::parse_from_rfc3339("2026-11-24T10:00:00Z")
+            .unwrap()
+            .to_utc();
         let mut incident = Incident {
             id: IncidentId::new(),
             number: 42,
@@ -360,7 +427,10 @@ mod tests {
             updated_at: at,
             resolved_at: None,
         };
-        assert_eq!(channel_name(&incident), "inc-42-checkout-is-failing-eu-50-errors");
+        assert_eq!(
+            channel_name(&incident),
+            "inc-42-checkout-is-failing-eu-50-errors"
+        );
         incident.title = "x ".repeat(100);
         let long = channel_name(&incident);
         assert!(long.len() <= 80 && !long.ends_with('-'), "{long}");

@@ -9,8 +9,8 @@ use serde_json::json;
 use crate::clock::Clock;
 use crate::model::{
     Actor, Alert, AlertId, Incident, IncidentChange, IncidentId, NewIncident, NewJob,
-    NewStatusUpdate, NewTimelineEntry, Severity, ServiceId, StatusUpdate, Subject,
-    TimelineEntry, TimelineKind, UserId, Visibility,
+    NewStatusUpdate, NewTimelineEntry, ServiceId, Severity, StatusUpdate, Subject, TimelineEntry,
+    TimelineKind, UserId, Visibility,
 };
 use crate::store::{Store, StoreError, no_jobs};
 
@@ -161,13 +161,17 @@ impl Core {
         let actor_name = actor.to_string();
         let now = self.clock.now();
         let jobs = move |incident: &Incident| {
-            let payload = json!({ "incident_id": incident.id, "lines": lines, "actor": actor_name });
+            let payload =
+                json!({ "incident_id": incident.id, "lines": lines, "actor": actor_name });
             platforms
                 .iter()
                 .map(|p| NewJob::new(chat_queue(p), kinds::INCIDENT_CHANGED, payload.clone(), now))
                 .collect()
         };
-        Ok(self.store.change_incident(id, &changes, actor, now, &jobs).await?)
+        Ok(self
+            .store
+            .change_incident(id, &changes, actor, now, &jobs)
+            .await?)
     }
 
     pub async fn post_update(
@@ -225,7 +229,10 @@ impl Core {
 
     pub async fn acknowledge_alert(&self, actor: &Actor, id: AlertId) -> CoreResult<Alert> {
         let now = self.clock.now();
-        Ok(self.store.acknowledge_alert(id, actor, now, &no_jobs).await?)
+        Ok(self
+            .store
+            .acknowledge_alert(id, actor, now, &no_jobs)
+            .await?)
     }
 
     pub async fn resolve_alert(&self, actor: &Actor, id: AlertId) -> CoreResult<Alert> {
@@ -250,7 +257,11 @@ impl Core {
     }
 }
 
-fn reminder_job(incident: IncidentId, since: chrono::DateTime<chrono::Utc>, every: Duration) -> NewJob {
+fn reminder_job(
+    incident: IncidentId,
+    since: chrono::DateTime<chrono::Utc>,
+    every: Duration,
+) -> NewJob {
     NewJob::new(
         CORE_QUEUE,
         kinds::UPDATE_REMINDER,
@@ -265,7 +276,10 @@ fn checked_text(field: &'static str, text: &str, max: usize) -> CoreResult<Strin
         return Err(invalid(field, format!("{field} must not be empty")));
     }
     if text.chars().count() > max {
-        return Err(invalid(field, format!("{field} is longer than {max} characters")));
+        return Err(invalid(
+            field,
+            format!("{field} is longer than {max} characters"),
+        ));
     }
     Ok(text.to_owned())
 }

@@ -33,7 +33,11 @@ impl Assign {
             (Some(m), None) => m.to_owned(),
             _ => return Err(Failure::Usage(Self::USAGE.into())),
         };
-        Ok(Assign { incident, role, mention })
+        Ok(Assign {
+            incident,
+            role,
+            mention,
+        })
     }
 
     pub async fn run(self, ctx: &Ctx<'_>) -> Outcome {
@@ -44,14 +48,20 @@ impl Assign {
             IncidentRole::Commander => IncidentChange::Commander(user.clone()),
             IncidentRole::Communications => IncidentChange::CommunicationsLead(user.clone()),
         };
-        let incident = ctx.core.change(&ctx.actor, incident.id, vec![change]).await?;
+        let incident = ctx
+            .core
+            .change(&ctx.actor, incident.id, vec![change])
+            .await?;
         let role = match self.role {
             IncidentRole::Commander => "incident commander",
             IncidentRole::Communications => "communications lead",
         };
         Ok(Reply::card(
             Audience::Channel,
-            bot_core::chat::Message::text(format!("{user} is now {role} of {}.", incident.reference())),
+            bot_core::chat::Message::text(format!(
+                "{user} is now {role} of {}.",
+                incident.reference()
+            )),
         ))
     }
 }
@@ -74,7 +84,10 @@ impl AddResponder {
         if mention.is_empty() || mention.contains(char::is_whitespace) {
             return Err(Failure::Usage(Self::USAGE.into()));
         }
-        Ok(AddResponder { incident, mention: mention.to_owned() })
+        Ok(AddResponder {
+            incident,
+            mention: mention.to_owned(),
+        })
     }
 
     pub async fn run(self, ctx: &Ctx<'_>) -> Outcome {
@@ -83,11 +96,18 @@ impl AddResponder {
         let user = mentioned_user(ctx, &self.mention).await?;
         let incident = ctx
             .core
-            .change(&ctx.actor, incident.id, vec![IncidentChange::AddResponder(user.clone())])
+            .change(
+                &ctx.actor,
+                incident.id,
+                vec![IncidentChange::AddResponder(user.clone())],
+            )
             .await?;
         Ok(Reply::card(
             Audience::Channel,
-            bot_core::chat::Message::text(format!("{user} joined {} as responder.", incident.reference())),
+            bot_core::chat::Message::text(format!(
+                "{user} joined {} as responder.",
+                incident.reference()
+            )),
         ))
     }
 }
@@ -101,14 +121,17 @@ async fn mentioned_user(ctx: &Ctx<'_>, mention: &str) -> Result<UserId, Failure>
         .trim_start_matches('@')
         .trim_start_matches('!');
     let store = &ctx.core.store;
-    if let Some(user) = store.user_by_chat_identity(&ctx.invocation.platform, bare).await? {
+    if let Some(user) = store
+        .user_by_chat_identity(&ctx.invocation.platform, bare)
+        .await?
+    {
         return Ok(user.id);
     }
     match store.get_user(&UserId::from(bare)).await {
         Ok(user) => Ok(user.id),
-        Err(bot_core::StoreError::NotFound(_)) => {
-            Err(Failure::Refused(format!("no Tocsin user is known as {mention}")))
-        }
+        Err(bot_core::StoreError::NotFound(_)) => Err(Failure::Refused(format!(
+            "no Tocsin user is known as {mention}"
+        ))),
         Err(e) => Err(e.into()),
     }
 }
@@ -120,17 +143,32 @@ mod tests {
     #[test]
     fn assign_needs_a_role_and_exactly_one_person() {
         let a = Assign::parse("commander @bob").unwrap();
-        assert_eq!((a.role, a.mention.as_str()), (IncidentRole::Commander, "@bob"));
+        assert_eq!(
+            (a.role, a.mention.as_str()),
+            (IncidentRole::Commander, "@bob")
+        );
         let a = Assign::parse("INC-2 comms <@U123>").unwrap();
-        assert_eq!((a.incident, a.role), (Some(2), IncidentRole::Communications));
-        assert!(matches!(Assign::parse("owner @bob"), Err(Failure::Usage(_))));
-        assert!(matches!(Assign::parse("commander @bob @carol"), Err(Failure::Usage(_))));
+        assert_eq!(
+            (a.incident, a.role),
+            (Some(2), IncidentRole::Communications)
+        );
+        assert!(matches!(
+            Assign::parse("owner @bob"),
+            Err(Failure::Usage(_))
+        ));
+        assert!(matches!(
+            Assign::parse("commander @bob @carol"),
+            Err(Failure::Usage(_))
+        ));
     }
 
     #[test]
     fn responders_add_takes_one_mention() {
         let r = AddResponder::parse("add @carol").unwrap();
         assert_eq!(r.mention, "@carol");
-        assert!(matches!(AddResponder::parse("remove @carol"), Err(Failure::Usage(_))));
+        assert!(matches!(
+            AddResponder::parse("remove @carol"),
+            Err(Failure::Usage(_))
+        ));
     }
 }

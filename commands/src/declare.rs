@@ -29,9 +29,15 @@ impl Declare {
             Err(_) => (Self::DEFAULT_SEVERITY, args.trim()),
         };
         if title.is_empty() {
-            return Err(Failure::Usage(format!("{}\nGive the incident a title.", Self::USAGE)));
+            return Err(Failure::Usage(format!(
+                "{}\nGive the incident a title.",
+                Self::USAGE
+            )));
         }
-        Ok(Declare { severity, title: title.to_owned() })
+        Ok(Declare {
+            severity,
+            title: title.to_owned(),
+        })
     }
 
     pub async fn run(self, ctx: &Ctx<'_>) -> Outcome {
@@ -72,7 +78,13 @@ mod tests {
     #[test]
     fn severity_is_optional_and_defaults_to_sev3() {
         let d = Declare::parse("sev1 Checkout is failing").unwrap();
-        assert_eq!(d, Declare { severity: Severity::Sev1, title: "Checkout is failing".into() });
+        assert_eq!(
+            d,
+            Declare {
+                severity: Severity::Sev1,
+                title: "Checkout is failing".into()
+            }
+        );
         let d = Declare::parse("Checkout slow").unwrap();
         assert_eq!(d.severity, Severity::Sev3);
         assert_eq!(d.title, "Checkout slow");

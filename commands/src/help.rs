@@ -6,12 +6,24 @@ use crate::{assign, declare, list, resolve, severity, status, timeline, update};
 
 /// Subcommands of the grammar that later releases implement, with what they wait for.
 pub(crate) const LATER: &[(&str, &str)] = &[
-    ("ack", "alert acknowledgement from chat comes with alert ingestion and paging"),
-    ("escalate", "manual escalation comes with escalation policies"),
+    (
+        "ack",
+        "alert acknowledgement from chat comes with alert ingestion and paging",
+    ),
+    (
+        "escalate",
+        "manual escalation comes with escalation policies",
+    ),
     ("run", "diagnostic actions come in a later release"),
     ("revert", "GitHub reverts come in a later release"),
-    ("statuspage", "the public status page comes in a later release"),
-    ("postmortem", "post-incident reviews come in a later release"),
+    (
+        "statuspage",
+        "the public status page comes in a later release",
+    ),
+    (
+        "postmortem",
+        "post-incident reviews come in a later release",
+    ),
 ];
 
 const COMMANDS: &[(&str, &str)] = &[
@@ -28,7 +40,8 @@ const COMMANDS: &[(&str, &str)] = &[
 
 /// The help text, one command a line.
 pub fn help_text() -> String {
-    let mut out = String::from("Tocsin commands (inside an incident channel, INC-n may be left out):\n");
+    let mut out =
+        String::from("Tocsin commands (inside an incident channel, INC-n may be left out):\n");
     for (usage, summary) in COMMANDS {
         out.push_str(&format!("  {usage}\n      {summary}\n"));
     }
@@ -36,7 +49,10 @@ pub fn help_text() -> String {
 }
 
 pub(crate) fn run() -> Reply {
-    Reply::card(Audience::Ephemeral, bot_core::chat::Message::text(help_text()))
+    Reply::card(
+        Audience::Ephemeral,
+        bot_core::chat::Message::text(help_text()),
+    )
 }
 
 #[cfg(test)]

@@ -56,7 +56,10 @@ pub struct Reply {
 
 impl Reply {
     pub fn ephemeral(text: impl Into<String>) -> Self {
-        Reply { audience: Audience::Ephemeral, message: Message::text(text) }
+        Reply {
+            audience: Audience::Ephemeral,
+            message: Message::text(text),
+        }
     }
 
     pub fn card(audience: Audience, message: Message) -> Self {
@@ -119,7 +122,9 @@ impl Ctx<'_> {
                 self.invocation.platform
             ),
         };
-        Err(Failure::Refused(format!("{what} needs the {role} role; {who}")))
+        Err(Failure::Refused(format!(
+            "{what} needs the {role} role; {who}"
+        )))
     }
 
     /// The incident a command is about: named explicitly (`INC-42`), else the one whose
@@ -191,7 +196,13 @@ async fn dispatch(core: &Core, invocation: &Invocation) -> Outcome {
         .store
         .incident_by_channel(&invocation.platform, &invocation.channel)
         .await?;
-    let ctx = Ctx { core, invocation, actor, role, here };
+    let ctx = Ctx {
+        core,
+        invocation,
+        actor,
+        role,
+        here,
+    };
     match &invocation.input {
         Input::Button { action, value } => match action.as_str() {
             "status" => status::Status::for_incident(value).run(&ctx).await,
@@ -203,7 +214,9 @@ async fn dispatch(core: &Core, invocation: &Invocation) -> Outcome {
             "oncall" => Err(Failure::Refused(
                 "/oncall is not available yet: on-call schedules come in a later release".into(),
             )),
-            other => Err(Failure::Refused(format!("unknown command /{other}; try /incident help"))),
+            other => Err(Failure::Refused(format!(
+                "unknown command /{other}; try /incident help"
+            ))),
         },
     }
 }
@@ -224,8 +237,13 @@ async fn incident(ctx: &Ctx<'_>, text: &str) -> Outcome {
         "responders" => assign::AddResponder::parse(args)?.run(ctx).await,
         "timeline" => timeline::TimelineAdd::parse(args)?.run(ctx).await,
         known if help::LATER.iter().any(|(name, _)| *name == known) => {
-            let (_, when) = help::LATER.iter().find(|(name, _)| *name == known).expect("matched above");
-            Err(Failure::Refused(format!("`{known}` is not available yet: {when}")))
+            let (_, when) = help::LATER
+                .iter()
+                .find(|(name, _)| *name == known)
+                .expect("matched above");
+            Err(Failure::Refused(format!(
+                "`{known}` is not available yet: {when}"
+            )))
         }
         other => Err(Failure::Refused(format!(
             "unknown subcommand `{other}`; /incident help lists them"

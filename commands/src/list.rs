@@ -24,10 +24,18 @@ impl List {
     }
 
     pub async fn run(self, ctx: &Ctx<'_>) -> Outcome {
-        let filter = IncidentFilter { open_only: !self.all, limit: Self::LIMIT, ..Default::default() };
+        let filter = IncidentFilter {
+            open_only: !self.all,
+            limit: Self::LIMIT,
+            ..Default::default()
+        };
         let incidents = ctx.core.store.list_incidents(&filter).await?;
         if incidents.is_empty() {
-            let none = if self.all { "No incidents yet." } else { "No open incidents." };
+            let none = if self.all {
+                "No incidents yet."
+            } else {
+                "No open incidents."
+            };
             return Ok(Reply::ephemeral(none));
         }
         let fields = incidents
@@ -37,10 +45,18 @@ impl List {
                 value: i.title.clone(),
             })
             .collect();
-        let title = if self.all { "Latest incidents" } else { "Open incidents" };
+        let title = if self.all {
+            "Latest incidents"
+        } else {
+            "Open incidents"
+        };
         Ok(Reply::card(
             Audience::Ephemeral,
-            Message { title: Some(title.into()), fields, ..Default::default() },
+            Message {
+                title: Some(title.into()),
+                fields,
+                ..Default::default()
+            },
         ))
     }
 }

@@ -18,11 +18,19 @@ impl Resolve {
     pub fn parse(args: &str) -> Result<Self, Failure> {
         let (incident, note) = incident_ref(args);
         let note = (!note.is_empty()).then(|| note.to_owned());
-        Ok(Resolve { incident, by_id: None, note })
+        Ok(Resolve {
+            incident,
+            by_id: None,
+            note,
+        })
     }
 
     pub fn for_incident(id: &str) -> Self {
-        Resolve { incident: None, by_id: Some(id.to_owned()), note: None }
+        Resolve {
+            incident: None,
+            by_id: Some(id.to_owned()),
+            note: None,
+        }
     }
 
     pub async fn run(self, ctx: &Ctx<'_>) -> Outcome {
@@ -33,14 +41,21 @@ impl Resolve {
         ctx.require(Role::Responder, "resolving an incident")?;
         let incident = ctx
             .core
-            .change(&ctx.actor, incident.id, vec![IncidentChange::Status(IncidentStatus::Resolved)])
+            .change(
+                &ctx.actor,
+                incident.id,
+                vec![IncidentChange::Status(IncidentStatus::Resolved)],
+            )
             .await?;
         if let Some(note) = &self.note {
             ctx.core
                 .post_update(&ctx.actor, incident.id, note, Visibility::Internal)
                 .await?;
         }
-        let duration = incident.resolved_at.map(|r| r - incident.declared_at).unwrap_or_default();
+        let duration = incident
+            .resolved_at
+            .map(|r| r - incident.declared_at)
+            .unwrap_or_default();
         Ok(Reply::card(
             Audience::Channel,
             bot_core::chat::Message::text(format!(
@@ -60,7 +75,10 @@ mod tests {
     #[test]
     fn note_and_incident_are_optional() {
         let r = Resolve::parse("INC-3 Rolled back").unwrap();
-        assert_eq!((r.incident, r.note.as_deref()), (Some(3), Some("Rolled back")));
+        assert_eq!(
+            (r.incident, r.note.as_deref()),
+            (Some(3), Some("Rolled back"))
+        );
         let r = Resolve::parse("").unwrap();
         assert_eq!((r.incident, r.note), (None, None));
     }

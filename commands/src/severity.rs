@@ -27,7 +27,11 @@ impl SetSeverity {
         ctx.require(Role::Responder, "changing severity")?;
         let incident = ctx
             .core
-            .change(&ctx.actor, incident.id, vec![IncidentChange::Severity(self.severity)])
+            .change(
+                &ctx.actor,
+                incident.id,
+                vec![IncidentChange::Severity(self.severity)],
+            )
             .await?;
         Ok(Reply::card(
             Audience::Channel,

@@ -20,13 +20,17 @@ impl Status {
 
     pub fn parse(args: &str) -> Result<Self, Failure> {
         match incident_ref(args) {
-            (number, "") => Ok(Status { incident: Target::Number(number) }),
+            (number, "") => Ok(Status {
+                incident: Target::Number(number),
+            }),
             _ => Err(Failure::Usage(Self::USAGE.into())),
         }
     }
 
     pub fn for_incident(id: &str) -> Self {
-        Status { incident: Target::Id(id.to_owned()) }
+        Status {
+            incident: Target::Id(id.to_owned()),
+        }
     }
 
     pub async fn run(self, ctx: &Ctx<'_>) -> Outcome {
@@ -55,7 +59,10 @@ mod tests {
     #[test]
     fn takes_an_optional_incident_and_nothing_else() {
         assert_eq!(Status::parse("").unwrap().incident, Target::Number(None));
-        assert_eq!(Status::parse("INC-12").unwrap().incident, Target::Number(Some(12)));
+        assert_eq!(
+            Status::parse("INC-12").unwrap().incident,
+            Target::Number(Some(12))
+        );
         assert!(matches!(Status::parse("checkout"), Err(Failure::Usage(_))));
     }
 }

@@ -22,13 +22,21 @@ impl TimelineAdd {
         if note.is_empty() {
             return Err(Failure::Usage(Self::USAGE.into()));
         }
-        Ok(TimelineAdd { incident, note: note.to_owned() })
+        Ok(TimelineAdd {
+            incident,
+            note: note.to_owned(),
+        })
     }
 
     pub async fn run(self, ctx: &Ctx<'_>) -> Outcome {
         let incident = ctx.incident(self.incident, Self::USAGE).await?;
         ctx.require(Role::Responder, "adding to the timeline")?;
-        ctx.core.add_note(&ctx.actor, incident.id, &self.note).await?;
-        Ok(Reply::ephemeral(format!("Noted in the timeline of {}.", incident.reference())))
+        ctx.core
+            .add_note(&ctx.actor, incident.id, &self.note)
+            .await?;
+        Ok(Reply::ephemeral(format!(
+            "Noted in the timeline of {}.",
+            incident.reference()
+        )))
     }
 }

@@ -23,9 +23,16 @@ impl Update {
             None => (Visibility::Internal, rest),
         };
         if text.is_empty() {
-            return Err(Failure::Usage(format!("{}\nSay what changed.", Self::USAGE)));
+            return Err(Failure::Usage(format!(
+                "{}\nSay what changed.",
+                Self::USAGE
+            )));
         }
-        Ok(Update { incident, visibility, text: text.to_owned() })
+        Ok(Update {
+            incident,
+            visibility,
+            text: text.to_owned(),
+        })
     }
 
     pub async fn run(self, ctx: &Ctx<'_>) -> Outcome {

@@ -2,15 +2,15 @@
 //! users and jobs. Bearer tokens decide the role; handlers are thin over `bot_core::Core`.
 
 use axum::Json;
+use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use axum::Router;
 use bot_core::model::{
-    Alert, AlertFilter, AlertId, AlertStatus, Incident, IncidentChange, IncidentFilter,
-    IncidentId, IncidentStatus, Job, JobState, Role, Service, ServiceId, Severity, StatusUpdate,
-    Subject, TimelineEntry, User, UserId, Visibility,
+    Alert, AlertFilter, AlertId, AlertStatus, Incident, IncidentChange, IncidentFilter, IncidentId,
+    IncidentStatus, Job, JobState, Role, Service, ServiceId, Severity, StatusUpdate, Subject,
+    TimelineEntry, User, UserId, Visibility,
 };
 use bot_core::ops::Declare;
 use serde::{Deserialize, Serialize};
@@ -22,10 +22,22 @@ use super::extract::{ApiJson, ApiQuery, Caller};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/api/v1/incidents", post(create_incident).get(list_incidents))
-        .route("/api/v1/incidents/{id}", get(get_incident).patch(patch_incident))
-        .route("/api/v1/incidents/{id}/updates", post(post_update).get(list_updates))
-        .route("/api/v1/incidents/{id}/timeline", post(add_timeline).get(incident_timeline))
+        .route(
+            "/api/v1/incidents",
+            post(create_incident).get(list_incidents),
+        )
+        .route(
+            "/api/v1/incidents/{id}",
+            get(get_incident).patch(patch_incident),
+        )
+        .route(
+            "/api/v1/incidents/{id}/updates",
+            post(post_update).get(list_updates),
+        )
+        .route(
+            "/api/v1/incidents/{id}/timeline",
+            post(add_timeline).get(incident_timeline),
+        )
         .route("/api/v1/alerts", get(list_alerts))
         .route("/api/v1/alerts/{id}", get(get_alert))
         .route("/api/v1/alerts/{id}/ack", post(ack_alert))
@@ -45,8 +57,10 @@ fn page_size(limit: Option<i64>) -> Result<i64, ApiError> {
     match limit {
         None => Ok(DEFAULT_PAGE),
         Some(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
-        Some(_) => Err(ApiError::unprocessable(format!("limit must be between 1 and {MAX_PAGE}"))
-            .with_field("limit")),
+        Some(_) => Err(
+            ApiError::unprocessable(format!("limit must be between 1 and {MAX_PAGE}"))
+                .with_field("limit"),
+        ),
     }
 }
 
@@ -64,7 +78,8 @@ async fn find_incident(state: &AppState, id: &str) -> Result<Incident, ApiError>
 }
 
 fn alert_id(id: &str) -> Result<AlertId, ApiError> {
-    id.parse().map_err(|_| ApiError::not_found(format!("alert {id} not found")))
+    id.parse()
+        .map_err(|_| ApiError::not_found(format!("alert {id} not found")))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -103,7 +118,11 @@ pub async fn create_incident(
         )
         .await?;
     let location = format!("/api/v1/incidents/{}", incident.id);
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(incident)))
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(incident),
+    ))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -149,7 +168,10 @@ pub async fn list_incidents(
     let next_before = (incidents.len() as i64 == limit)
         .then(|| incidents.last().map(|i| i.number))
         .flatten();
-    Ok(Json(IncidentPage { incidents, next_before }))
+    Ok(Json(IncidentPage {
+        incidents,
+        next_before,
+    }))
 }
 
 /// One incident, by id or number.
@@ -204,12 +226,28 @@ pub async fn patch_incident(
     changes.extend(body.title.map(IncidentChange::Title));
     changes.extend(body.severity.map(IncidentChange::Severity));
     changes.extend(body.commander.map(IncidentChange::Commander));
-    changes.extend(body.communications_lead.map(IncidentChange::CommunicationsLead));
-    changes.extend(body.add_responders.into_iter().map(IncidentChange::AddResponder));
-    changes.extend(body.add_services.into_iter().map(IncidentChange::AddService));
+    changes.extend(
+        body.communications_lead
+            .map(IncidentChange::CommunicationsLead),
+    );
+    changes.extend(
+        body.add_responders
+            .into_iter()
+            .map(IncidentChange::AddResponder),
+    );
+    changes.extend(
+        body.add_services
+            .into_iter()
+            .map(IncidentChange::AddService),
+    );
     // Status last: resolving in the same request as other changes applies them first.
     changes.extend(body.status.map(IncidentChange::Status));
-    Ok(Json(state.core.change(&caller.actor, incident.id, changes).await?))
+    Ok(Json(
+        state
+            .core
+            .change(&caller.actor, incident.id, changes)
+            .await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -278,7 +316,10 @@ pub async fn add_timeline(
 ) -> Result<impl IntoResponse, ApiError> {
     caller.require(Role::Responder)?;
     let incident = find_incident(&state, &id).await?;
-    let entry = state.core.add_note(&caller.actor, incident.id, &body.text).await?;
+    let entry = state
+        .core
+        .add_note(&caller.actor, incident.id, &body.text)
+        .await?;
     Ok((StatusCode::CREATED, Json(entry)))
 }
 
@@ -294,7 +335,13 @@ pub async fn incident_timeline(
 ) -> Result<Json<Vec<TimelineEntry>>, ApiError> {
     caller.require(Role::Viewer)?;
     let incident = find_incident(&state, &id).await?;
-    Ok(Json(state.core.store.timeline(Subject::Incident(incident.id)).await?))
+    Ok(Json(
+        state
+            .core
+            .store
+            .timeline(Subject::Incident(incident.id))
+            .await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -326,10 +373,20 @@ pub async fn list_alerts(
 ) -> Result<Json<AlertPage>, ApiError> {
     caller.require(Role::Viewer)?;
     let limit = page_size(q.limit)?;
-    let filter = AlertFilter { status: q.status, service: q.service, limit, before: q.before };
+    let filter = AlertFilter {
+        status: q.status,
+        service: q.service,
+        limit,
+        before: q.before,
+    };
     let alerts = state.core.store.list_alerts(&filter).await?;
-    let next_before = (alerts.len() as i64 == limit).then(|| alerts.last().map(|a| a.id)).flatten();
-    Ok(Json(AlertPage { alerts, next_before }))
+    let next_before = (alerts.len() as i64 == limit)
+        .then(|| alerts.last().map(|a| a.id))
+        .flatten();
+    Ok(Json(AlertPage {
+        alerts,
+        next_before,
+    }))
 }
 
 /// One alert.
@@ -357,7 +414,12 @@ pub async fn ack_alert(
     Path(id): Path<String>,
 ) -> Result<Json<Alert>, ApiError> {
     caller.require(Role::Responder)?;
-    Ok(Json(state.core.acknowledge_alert(&caller.actor, alert_id(&id)?).await?))
+    Ok(Json(
+        state
+            .core
+            .acknowledge_alert(&caller.actor, alert_id(&id)?)
+            .await?,
+    ))
 }
 
 /// Resolve an alert.
@@ -371,7 +433,12 @@ pub async fn resolve_alert(
     Path(id): Path<String>,
 ) -> Result<Json<Alert>, ApiError> {
     caller.require(Role::Responder)?;
-    Ok(Json(state.core.resolve_alert(&caller.actor, alert_id(&id)?).await?))
+    Ok(Json(
+        state
+            .core
+            .resolve_alert(&caller.actor, alert_id(&id)?)
+            .await?,
+    ))
 }
 
 /// The alert's timeline, oldest first.
@@ -385,7 +452,9 @@ pub async fn alert_timeline(
 ) -> Result<Json<Vec<TimelineEntry>>, ApiError> {
     caller.require(Role::Viewer)?;
     let alert = state.core.store.get_alert(alert_id(&id)?).await?;
-    Ok(Json(state.core.store.timeline(Subject::Alert(alert.id)).await?))
+    Ok(Json(
+        state.core.store.timeline(Subject::Alert(alert.id)).await?,
+    ))
 }
 
 /// Services, as declared in tocsin.toml.

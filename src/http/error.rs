@@ -32,7 +32,11 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        ApiError { status, message: message.into(), field: None }
+        ApiError {
+            status,
+            message: message.into(),
+            field: None,
+        }
     }
 
     pub fn with_field(mut self, field: impl Into<String>) -> Self {
@@ -94,7 +98,11 @@ impl IntoResponse for ApiError {
         let status = self.status;
         let unauthorized = status == StatusCode::UNAUTHORIZED;
         let body = ErrorBody {
-            error: ErrorDetail { code: self.code(), message: self.message, field: self.field },
+            error: ErrorDetail {
+                code: self.code(),
+                message: self.message,
+                field: self.field,
+            },
         };
         let mut response = (status, Json(body)).into_response();
         if unauthorized {

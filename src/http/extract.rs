@@ -40,9 +40,15 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             let status = rejection.status();
             if status == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(status, format!("request body is larger than {} bytes", super::BODY_LIMIT))
+                ApiError::new(
+                    status,
+                    format!("request body is larger than {} bytes", super::BODY_LIMIT),
+                )
             } else {
-                ApiError::bad_request(format!("could not read the request body: {}", rejection.body_text()))
+                ApiError::bad_request(format!(
+                    "could not read the request body: {}",
+                    rejection.body_text()
+                ))
             }
         })?;
         parse_json(&bytes).map(ApiJson)
@@ -109,12 +115,18 @@ impl FromRequestParts<AppState> for Caller {
         let token = header
             .to_str()
             .ok()
-            .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+            .and_then(|h| {
+                h.strip_prefix("Bearer ")
+                    .or_else(|| h.strip_prefix("bearer "))
+            })
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| ApiError::unauthorized("Authorization must be `Bearer <token>`"))?;
         let found = state.core.store.token_by_hash(&hash_token(token)).await?;
         let token = found.ok_or_else(|| ApiError::unauthorized("unknown or revoked token"))?;
-        Ok(Caller { actor: Actor::Token(token.name), role: token.role })
+        Ok(Caller {
+            actor: Actor::Token(token.name),
+            role: token.role,
+        })
     }
 }

@@ -25,8 +25,11 @@ pub use db::{Backend, Db};
 
 /// The example configuration shipped with Tocsin, as a newcomer would start.
 pub fn example_config() -> Config {
-    Config::load(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tocsin.example.toml")))
-        .expect("tocsin.example.toml is valid")
+    Config::load(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tocsin.example.toml"
+    )))
+    .expect("tocsin.example.toml is valid")
 }
 
 /// An in-process Tocsin on `db`: the router, its clock, and tokens of each role.
@@ -44,24 +47,49 @@ impl TestApp {
     pub async fn new(db: Db) -> Self {
         let config = example_config();
         let clock = db::clock();
-        db.store.replace_directory(&tocsin::app::directory(&config)).await.expect("directory");
+        db.store
+            .replace_directory(&tocsin::app::directory(&config))
+            .await
+            .expect("directory");
         let core = tocsin::app::core(db.store.clone(), Arc::new(clock.clone()), &config);
         let mut tokens = Vec::new();
-        for (name, role) in [("admin", Role::Admin), ("responder", Role::Responder), ("viewer", Role::Viewer)] {
+        for (name, role) in [
+            ("admin", Role::Admin),
+            ("responder", Role::Responder),
+            ("viewer", Role::Viewer),
+        ] {
             let token = format!("tcn_test_{name}");
-            db.store.create_token(name, role, &hash_token(&token), clock.now()).await.expect("token");
+            db.store
+                .create_token(name, role, &hash_token(&token), clock.now())
+                .await
+                .expect("token");
             tokens.push(token);
         }
         let router = tocsin::http::router(tocsin::http::AppState::new(core.clone()));
         let [admin, responder, viewer] = tokens.try_into().expect("three tokens");
-        TestApp { router, clock, db, core, admin, responder, viewer }
+        TestApp {
+            router,
+            clock,
+            db,
+            core,
+            admin,
+            responder,
+            viewer,
+        }
     }
 
     /// Sends a request; returns the status and the body parsed as JSON (Null when empty).
     pub async fn send(&self, request: Request<Body>) -> (StatusCode, serde_json::Value) {
-        let response = self.router.clone().oneshot(request).await.expect("router never fails");
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("router never fails");
         let status = response.status();
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
         let json = if bytes.is_empty() {
             serde_json::Value::Null
         } else {
@@ -74,7 +102,10 @@ impl TestApp {
 
     pub async fn get(&self, path: &str, token: &str) -> (StatusCode, serde_json::Value) {
         self.send(
-            Request::get(path).header("authorization", format!("Bearer {token}")).body(Body::empty()).unwrap(),
+            Request::get(path)
+                .header("authorization", format!("Bearer {token}"))
+                .body(Body::empty())
+                .unwrap(),
         )
         .await
     }
@@ -105,7 +136,11 @@ where
     F: FnOnce(TestApp) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
-    db::on(backend, |db| async move { body(TestApp::new(db).await).await }).await;
+    db::on(
+        backend,
+        |db| async move { body(TestApp::new(db).await).await },
+    )
+    .await;
 }
 
 /// For every `name` given, expects an `async fn name(app: TestApp)` and generates

@@ -38,11 +38,18 @@ impl Console {
     pub fn new(announcements: impl Into<String>, out: Box<dyn Write + Send>) -> Self {
         let announcements = announcements.into();
         let mut state = State::default();
-        state.rooms.insert(announcements.clone(), Room {
-            topic: "Incident announcements".into(),
-            members: Vec::new(),
-        });
-        Console { announcements, state: Mutex::new(state), out: Mutex::new(out) }
+        state.rooms.insert(
+            announcements.clone(),
+            Room {
+                topic: "Incident announcements".into(),
+                members: Vec::new(),
+            },
+        );
+        Console {
+            announcements,
+            state: Mutex::new(state),
+            out: Mutex::new(out),
+        }
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -66,9 +73,12 @@ impl Console {
         let text = {
             let mut state = self.state();
             let first = state.choices.len() + 1;
-            state
-                .choices
-                .extend(message.buttons.iter().map(|b| (b.action.clone(), b.value.clone())));
+            state.choices.extend(
+                message
+                    .buttons
+                    .iter()
+                    .map(|b| (b.action.clone(), b.value.clone())),
+            );
             render(message, first)
         };
         self.print(room, &text);
@@ -77,7 +87,9 @@ impl Console {
 
     /// The button a typed number stands for.
     pub fn choice(&self, number: usize) -> Option<(String, String)> {
-        number.checked_sub(1).and_then(|i| self.state().choices.get(i).cloned())
+        number
+            .checked_sub(1)
+            .and_then(|i| self.state().choices.get(i).cloned())
     }
 
     pub fn add_room(&self, name: &str, topic: &str) {
@@ -90,7 +102,11 @@ impl Console {
 
     /// Rooms with their topics, for `/rooms`.
     pub fn rooms(&self) -> Vec<(String, String)> {
-        self.state().rooms.iter().map(|(n, r)| (n.clone(), r.topic.clone())).collect()
+        self.state()
+            .rooms
+            .iter()
+            .map(|(n, r)| (n.clone(), r.topic.clone()))
+            .collect()
     }
 
     pub fn announcements(&self) -> &str {
@@ -117,7 +133,12 @@ impl ChatPlatform for Console {
         Ok(format!("m{}", state.next_message))
     }
 
-    async fn update_message(&self, channel: &str, message_id: &str, message: &Message) -> Result<(), ChatError> {
+    async fn update_message(
+        &self,
+        channel: &str,
+        message_id: &str,
+        message: &Message,
+    ) -> Result<(), ChatError> {
         let mut updated = message.clone();
         updated.context = Some(match &message.context {
             Some(c) => format!("{c} (updated {message_id})"),
@@ -130,9 +151,16 @@ impl ChatPlatform for Console {
     async fn create_channel(&self, name: &str, topic: &str) -> Result<ChannelRef, ChatError> {
         if !self.has_room(name) {
             self.add_room(name, topic);
-            self.print(Some(name), &format!("Room opened. Topic: {topic}\n(type /join {name} to work in it)"));
+            self.print(
+                Some(name),
+                &format!("Room opened. Topic: {topic}\n(type /join {name} to work in it)"),
+            );
         }
-        Ok(ChannelRef { platform: PLATFORM.into(), channel_id: name.into(), name: name.into() })
+        Ok(ChannelRef {
+            platform: PLATFORM.into(),
+            channel_id: name.into(),
+            name: name.into(),
+        })
     }
 
     async fn invite(&self, channel: &str, users: &[String]) -> Result<(), ChatError> {

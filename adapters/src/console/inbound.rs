@@ -10,7 +10,10 @@ pub enum Line {
     Help,
     /// A button's number, as printed beside it.
     Choice(usize),
-    Slash { command: String, text: String },
+    Slash {
+        command: String,
+        text: String,
+    },
     Say(String),
 }
 
@@ -31,7 +34,10 @@ pub fn parse(line: &str) -> Line {
         "rooms" => Line::Rooms,
         "help" => Line::Help,
         "join" => Line::Join(text.trim().trim_start_matches('#').to_owned()),
-        _ => Line::Slash { command: command.to_owned(), text: text.trim().to_owned() },
+        _ => Line::Slash {
+            command: command.to_owned(),
+            text: text.trim().to_owned(),
+        },
     }
 }
 
@@ -43,7 +49,10 @@ mod tests {
     fn lines_are_commands_choices_or_chat() {
         assert_eq!(
             parse("/incident declare sev2 Checkout slow"),
-            Line::Slash { command: "incident".into(), text: "declare sev2 Checkout slow".into() }
+            Line::Slash {
+                command: "incident".into(),
+                text: "declare sev2 Checkout slow".into()
+            }
         );
         assert_eq!(parse(" 3 "), Line::Choice(3));
         assert_eq!(parse("/join #inc-1-db"), Line::Join("inc-1-db".into()));

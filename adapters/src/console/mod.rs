@@ -36,10 +36,17 @@ pub async fn run(
     input: impl AsyncBufRead + Unpin,
 ) -> Result<(), ConsoleError> {
     let store = core.store.clone();
-    let open = IncidentFilter { open_only: true, limit: 100, ..Default::default() };
+    let open = IncidentFilter {
+        open_only: true,
+        limit: 100,
+        ..Default::default()
+    };
     for incident in store.list_incidents(&open).await? {
         for channel in incident.channels.iter().filter(|c| c.platform == PLATFORM) {
-            console.add_room(&channel.channel_id, &format!("{} {}", incident.reference(), incident.title));
+            console.add_room(
+                &channel.channel_id,
+                &format!("{} {}", incident.reference(), incident.title),
+            );
         }
     }
     let handlers = ChatEffects::handlers(store.clone(), console.clone()).merge(core_handlers);
@@ -47,7 +54,10 @@ pub async fn run(
         store.clone(),
         core.clock.clone(),
         handlers,
-        PoolConfig { queues: vec![chat_queue(PLATFORM), CORE_QUEUE.into()], ..Default::default() },
+        PoolConfig {
+            queues: vec![chat_queue(PLATFORM), CORE_QUEUE.into()],
+            ..Default::default()
+        },
     );
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let workers = tokio::spawn(pool.run(async {
@@ -55,7 +65,10 @@ pub async fn run(
     }));
 
     let mut room = console.announcements().to_owned();
-    console.print(None, &format!("Tocsin console as {user}, in #{room}. {CONSOLE_HELP}"));
+    console.print(
+        None,
+        &format!("Tocsin console as {user}, in #{room}. {CONSOLE_HELP}"),
+    );
     let mut lines = input.lines();
     while let Some(line) = lines.next_line().await? {
         let input = match parse(&line) {

@@ -23,13 +23,24 @@ pub fn render(message: &Message, first_choice: usize) -> String {
         }
     }
     if !message.fields.is_empty() {
-        let width = message.fields.iter().map(|f| f.label.chars().count()).max().unwrap_or(0);
+        let width = message
+            .fields
+            .iter()
+            .map(|f| f.label.chars().count())
+            .max()
+            .unwrap_or(0);
         for f in &message.fields {
             lines.push(format!("  {:width$}  {}", f.label, f.value));
         }
     }
     for text in &message.text {
-        lines.extend(text.lines().map(|l| if message.title.is_some() { format!("  {l}") } else { l.to_owned() }));
+        lines.extend(text.lines().map(|l| {
+            if message.title.is_some() {
+                format!("  {l}")
+            } else {
+                l.to_owned()
+            }
+        }));
     }
     if !message.buttons.is_empty() {
         let choices: Vec<String> = message
@@ -37,7 +48,11 @@ pub fn render(message: &Message, first_choice: usize) -> String {
             .iter()
             .enumerate()
             .map(|(i, b)| {
-                let mark = if b.style == ButtonStyle::Danger { "!" } else { "" };
+                let mark = if b.style == ButtonStyle::Danger {
+                    "!"
+                } else {
+                    ""
+                };
                 format!("[{}] {}{mark}", first_choice + i, b.label)
             })
             .collect();
@@ -60,13 +75,29 @@ mod tests {
             title: Some("INC-3 Checkout slow".into()),
             tone: Some(Tone::Major),
             fields: vec![
-                Field { label: "Severity".into(), value: "sev2".into() },
-                Field { label: "Commander".into(), value: "alice".into() },
+                Field {
+                    label: "Severity".into(),
+                    value: "sev2".into(),
+                },
+                Field {
+                    label: "Commander".into(),
+                    value: "alice".into(),
+                },
             ],
             text: vec!["Declared.".into()],
             buttons: vec![
-                Button { action: "status".into(), value: "x".into(), label: "Show status".into(), style: ButtonStyle::Default },
-                Button { action: "resolve".into(), value: "x".into(), label: "Resolve".into(), style: ButtonStyle::Danger },
+                Button {
+                    action: "status".into(),
+                    value: "x".into(),
+                    label: "Show status".into(),
+                    style: ButtonStyle::Default,
+                },
+                Button {
+                    action: "resolve".into(),
+                    value: "x".into(),
+                    label: "Resolve".into(),
+                    style: ButtonStyle::Danger,
+                },
             ],
             context: Some("Declared by user:alice".into()),
         };
@@ -78,6 +109,9 @@ mod tests {
 
     #[test]
     fn plain_text_is_printed_as_is() {
-        assert_eq!(render(&Message::text("line one\nline two"), 1), "line one\nline two");
+        assert_eq!(
+            render(&Message::text("line one\nline two"), 1),
+            "line one\nline two"
+        );
     }
 }

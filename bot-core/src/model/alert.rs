@@ -9,7 +9,16 @@ use super::{AlertId, ServiceId, TimelineKind, TransitionError, string_enum};
 
 /// Alert severity, in the vocabulary monitoring tools use (PagerDuty Events v2's).
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
     utoipa::ToSchema,
 )]
 #[serde(rename_all = "lowercase")]
@@ -120,7 +129,10 @@ impl Alert {
                 self.status = AlertStatus::Acknowledged;
                 self.acknowledged_by = Some(by.to_owned());
                 self.acknowledged_at = Some(at);
-                Ok((TimelineKind::AlertAcknowledged, format!("Acknowledged by {by}")))
+                Ok((
+                    TimelineKind::AlertAcknowledged,
+                    format!("Acknowledged by {by}"),
+                ))
             }
         }
     }
@@ -155,7 +167,9 @@ mod tests {
     use super::*;
 
     fn alert() -> Alert {
-        let at = DateTime::parse_from_rfc3339("2026-11-24T03:00:00Z").unwrap().to_utc();
+        let at = DateTime::parse_from_rfc3339("2026-11-24T03:00:00Z")
+            .unwrap()
+            .to_utc();
         Alert {
             id: AlertId::new(),
             service: "checkout".into(),
@@ -183,8 +197,14 @@ mod tests {
         let at = a.created_at;
         a.resolve("user:bob", at).unwrap();
         let before = a.clone();
-        assert_eq!(a.acknowledge("user:alice", at), Err(TransitionError::AlertResolved));
-        assert_eq!(a.resolve("user:alice", at), Err(TransitionError::AlertAlreadyResolved));
+        assert_eq!(
+            a.acknowledge("user:alice", at),
+            Err(TransitionError::AlertResolved)
+        );
+        assert_eq!(
+            a.resolve("user:alice", at),
+            Err(TransitionError::AlertAlreadyResolved)
+        );
         assert_eq!(a, before);
     }
 

@@ -8,7 +8,16 @@ use super::{AlertId, IncidentId, ServiceId, TimelineKind, TransitionError, UserI
 
 /// Incident severity; sev1 is the worst.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
     utoipa::ToSchema,
 )]
 #[serde(rename_all = "lowercase")]
@@ -29,9 +38,7 @@ string_enum!(Severity, "severity", {
 /// Lifecycle: investigating -> identified -> monitoring -> resolved. The first three may
 /// be moved between freely (a fix that did not hold goes back to investigating); resolved
 /// is final.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum IncidentStatus {
     Investigating,
@@ -48,9 +55,7 @@ string_enum!(IncidentStatus, "incident status", {
 });
 
 /// Whether a status update is for the public (status page, customers) or the team only.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Visibility {
     Public,
@@ -157,28 +162,40 @@ impl Incident {
                 if *status == IncidentStatus::Resolved {
                     self.resolved_at = Some(at);
                 }
-                (TimelineKind::StatusChanged, format!("Status changed from {from} to {status}"))
+                (
+                    TimelineKind::StatusChanged,
+                    format!("Status changed from {from} to {status}"),
+                )
             }
             C::Severity(severity) => {
                 if *severity == self.severity {
                     return Err(TransitionError::Unchanged(severity.to_string()));
                 }
                 let from = std::mem::replace(&mut self.severity, *severity);
-                (TimelineKind::SeverityChanged, format!("Severity changed from {from} to {severity}"))
+                (
+                    TimelineKind::SeverityChanged,
+                    format!("Severity changed from {from} to {severity}"),
+                )
             }
             C::Title(title) => {
                 if *title == self.title {
                     return Err(TransitionError::Unchanged(format!("titled \"{title}\"")));
                 }
                 self.title = title.clone();
-                (TimelineKind::TitleChanged, format!("Title changed to \"{title}\""))
+                (
+                    TimelineKind::TitleChanged,
+                    format!("Title changed to \"{title}\""),
+                )
             }
             C::Commander(user) => {
                 if self.commander.as_ref() == Some(user) {
                     return Err(TransitionError::Unchanged(format!("commanded by {user}")));
                 }
                 self.commander = Some(user.clone());
-                (TimelineKind::RoleAssigned, format!("{user} is now incident commander"))
+                (
+                    TimelineKind::RoleAssigned,
+                    format!("{user} is now incident commander"),
+                )
             }
             C::CommunicationsLead(user) => {
                 if self.communications_lead.as_ref() == Some(user) {
@@ -187,25 +204,38 @@ impl Incident {
                     )));
                 }
                 self.communications_lead = Some(user.clone());
-                (TimelineKind::RoleAssigned, format!("{user} is now communications lead"))
+                (
+                    TimelineKind::RoleAssigned,
+                    format!("{user} is now communications lead"),
+                )
             }
             C::AddResponder(user) => {
                 if self.responders.contains(user) {
-                    return Err(TransitionError::Unchanged(format!("responded to by {user}")));
+                    return Err(TransitionError::Unchanged(format!(
+                        "responded to by {user}"
+                    )));
                 }
                 self.responders.push(user.clone());
-                (TimelineKind::RoleAssigned, format!("{user} joined as responder"))
+                (
+                    TimelineKind::RoleAssigned,
+                    format!("{user} joined as responder"),
+                )
             }
             C::AddService(service) => {
                 if self.services.contains(service) {
                     return Err(TransitionError::Unchanged(format!("affecting {service}")));
                 }
                 self.services.push(service.clone());
-                (TimelineKind::ServiceAdded, format!("Service {service} marked as affected"))
+                (
+                    TimelineKind::ServiceAdded,
+                    format!("Service {service} marked as affected"),
+                )
             }
             C::LinkAlert(alert) => {
                 if self.alerts.contains(alert) {
-                    return Err(TransitionError::Unchanged(format!("linked to alert {alert}")));
+                    return Err(TransitionError::Unchanged(format!(
+                        "linked to alert {alert}"
+                    )));
                 }
                 self.alerts.push(*alert);
                 (TimelineKind::AlertLinked, format!("Alert {alert} linked"))
@@ -252,7 +282,9 @@ mod tests {
     use super::*;
 
     fn incident() -> Incident {
-        let at = DateTime::parse_from_rfc3339("2026-11-24T10:00:00Z").unwrap().to_utc();
+        let at = DateTime::parse_from_rfc3339("2026-11-24T10:00:00Z")
+            .unwrap()
+            .to_utc();
         Incident {
             id: IncidentId::new(),
             number: 7,
@@ -276,7 +308,9 @@ mod tests {
     fn resolving_sets_resolved_at_and_resolving_again_says_so_and_changes_nothing() {
         let mut inc = incident();
         let at = inc.declared_at + chrono::Duration::minutes(42);
-        let (kind, text) = inc.apply(&IncidentChange::Status(IncidentStatus::Resolved), at).unwrap();
+        let (kind, text) = inc
+            .apply(&IncidentChange::Status(IncidentStatus::Resolved), at)
+            .unwrap();
         assert_eq!(kind, TimelineKind::StatusChanged);
         assert_eq!(text, "Status changed from investigating to resolved");
         assert_eq!(inc.resolved_at, Some(at));
@@ -293,10 +327,15 @@ mod tests {
     fn a_resolved_incident_refuses_every_other_change() {
         let mut inc = incident();
         let at = inc.declared_at;
-        inc.apply(&IncidentChange::Status(IncidentStatus::Resolved), at).unwrap();
-        let err = inc.apply(&IncidentChange::Severity(Severity::Sev1), at).unwrap_err();
+        inc.apply(&IncidentChange::Status(IncidentStatus::Resolved), at)
+            .unwrap();
+        let err = inc
+            .apply(&IncidentChange::Severity(Severity::Sev1), at)
+            .unwrap_err();
         assert_eq!(err, TransitionError::IncidentResolved("severity"));
-        let err = inc.apply(&IncidentChange::Status(IncidentStatus::Monitoring), at).unwrap_err();
+        let err = inc
+            .apply(&IncidentChange::Status(IncidentStatus::Monitoring), at)
+            .unwrap_err();
         assert_eq!(err, TransitionError::IncidentResolved("status"));
     }
 
@@ -304,8 +343,10 @@ mod tests {
     fn open_statuses_move_freely_but_not_to_themselves() {
         let mut inc = incident();
         let at = inc.declared_at;
-        inc.apply(&IncidentChange::Status(IncidentStatus::Monitoring), at).unwrap();
-        inc.apply(&IncidentChange::Status(IncidentStatus::Investigating), at).unwrap();
+        inc.apply(&IncidentChange::Status(IncidentStatus::Monitoring), at)
+            .unwrap();
+        inc.apply(&IncidentChange::Status(IncidentStatus::Investigating), at)
+            .unwrap();
         let err = inc
             .apply(&IncidentChange::Status(IncidentStatus::Investigating), at)
             .unwrap_err();
