@@ -8,7 +8,7 @@
 //! each run uses a fresh database of its own.
 
 #[path = "../bot-core/tests/common/mod.rs"]
-#[allow(dead_code, unused_macros, unused_imports)]
+#[allow(unused_macros, unused_imports)]
 mod db;
 
 use std::sync::Arc;

@@ -88,7 +88,7 @@ async fn incident_lifecycle_over_rest(app: TestApp) {
     let (status, again) = app
         .json(
             "PATCH",
-            &format!("/api/v1/incidents/1"),
+            "/api/v1/incidents/1",
             &app.responder,
             json!({"status": "resolved"}),
         )
