@@ -3,4 +3,5 @@
 //! `render.rs` (`Message` -> the platform's format) and `client.rs` (the `ChatPlatform`
 //! port, outbound). Adapters know their platform and the core, never each other.
 
+pub mod alerts;
 pub mod console;

@@ -174,11 +174,20 @@ impl WorkerPool {
                         .instrument(span),
                 );
             }
+            // Every job of the batch is seen through before an error is returned: dropping
+            // the set would cut off jobs still running, and they would run again.
+            let mut first_error = None;
             while let Some(done) = running.join_next().await {
                 match done {
-                    Ok(result) => result?,
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => {
+                        first_error.get_or_insert(e);
+                    }
                     Err(panic) => warn!(error = %panic, "job task panicked; its lease will expire"),
                 }
+            }
+            if let Some(e) = first_error {
+                return Err(e);
             }
         }
     }
@@ -235,7 +244,10 @@ async fn execute(
     } else {
         match handlers.by_kind.get(&job.kind) {
             Some(handler) => handler.run(&job).await,
-            None => Err(JobError::permanent(format!("no handler for job kind `{}`", job.kind))),
+            None => Err(JobError::permanent(format!(
+                "no handler for job kind `{}`",
+                job.kind
+            ))),
         }
     };
     let now = clock.now();
@@ -247,9 +259,9 @@ async fn execute(
         Err(error) => {
             let retry_at = match &error {
                 JobError::Retry { .. } if job.attempts >= job.max_attempts => None,
-                JobError::Retry { after: Some(after), .. } => {
-                    Some(now + Duration::from_std(*after).unwrap_or(Duration::hours(1)))
-                }
+                JobError::Retry {
+                    after: Some(after), ..
+                } => Some(now + Duration::from_std(*after).unwrap_or(Duration::hours(1))),
                 JobError::Retry { after: None, .. } => Some(now + backoff(job.id.0, job.attempts)),
                 JobError::Permanent(_) => None,
             };
@@ -263,7 +275,9 @@ async fn execute(
                     metrics_outcome(&job, "dead");
                 }
             }
-            store.fail_job(job.id, owner, &error.to_string(), retry_at, now).await?
+            store
+                .fail_job(job.id, owner, &error.to_string(), retry_at, now)
+                .await?
         }
     };
     if !recorded {

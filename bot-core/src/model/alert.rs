@@ -221,3 +221,31 @@ mod tests {
         );
     }
 }
+
+/// What a monitoring tool asks for: open (or repeat) an alert, acknowledge it, or resolve
+/// it. Source adapters turn each tool's payload into these; the core does the rest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertAction {
+    Trigger,
+    Acknowledge,
+    Resolve,
+}
+
+/// One event from an alert source, platform-neutral. The integration it arrived on names
+/// the service and the source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertEvent {
+    pub action: AlertAction,
+    /// Deduplication key. Only a trigger may come without one (PagerDuty Events v2), and
+    /// then the core generates it and returns it to the sender.
+    pub dedup_key: Option<String>,
+    pub severity: AlertSeverity,
+    /// Short, human: what is wrong. Sources that send none get a summary built from labels.
+    pub summary: String,
+    /// Everything else the tool sent that people may want (annotations, custom details,
+    /// the raw timestamps), as JSON.
+    pub details: serde_json::Value,
+    pub labels: BTreeMap<String, String>,
+    pub links: Vec<Link>,
+}

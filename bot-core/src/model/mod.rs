@@ -9,7 +9,10 @@ mod job;
 mod role;
 mod timeline;
 
-pub use alert::{Alert, AlertFilter, AlertSeverity, AlertStatus, Link, NewAlert, TriggerOutcome};
+pub use alert::{
+    Alert, AlertAction, AlertEvent, AlertFilter, AlertSeverity, AlertStatus, Link, NewAlert,
+    TriggerOutcome,
+};
 pub use directory::{Directory, Service, Team, User};
 pub use ids::{AlertId, IncidentId, JobId, ServiceId, TeamId, UserId};
 pub use incident::{

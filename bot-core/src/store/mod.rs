@@ -93,8 +93,11 @@ pub trait Store: Send + Sync {
     async fn replace_directory(&self, directory: &Directory) -> StoreResult<()>;
     async fn list_users(&self) -> StoreResult<Vec<User>>;
     async fn get_user(&self, id: &UserId) -> StoreResult<User>;
-    async fn user_by_chat_identity(&self, platform: &str, external_id: &str)
-    -> StoreResult<Option<User>>;
+    async fn user_by_chat_identity(
+        &self,
+        platform: &str,
+        external_id: &str,
+    ) -> StoreResult<Option<User>>;
     async fn list_services(&self) -> StoreResult<Vec<Service>>;
     async fn get_service(&self, id: &ServiceId) -> StoreResult<Service>;
 
@@ -186,8 +189,12 @@ pub trait Store: Send + Sync {
         limit: i64,
     ) -> StoreResult<Vec<Job>>;
     /// Marks a job done. False when `owner` no longer holds its lease.
-    async fn complete_job(&self, id: JobId, owner: uuid::Uuid, at: DateTime<Utc>)
-    -> StoreResult<bool>;
+    async fn complete_job(
+        &self,
+        id: JobId,
+        owner: uuid::Uuid,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
     /// Records a failure: queued again at `retry_at`, or dead when `retry_at` is None.
     async fn fail_job(
         &self,
@@ -203,8 +210,13 @@ pub trait Store: Send + Sync {
     async fn list_jobs(&self, state: Option<JobState>, limit: i64) -> StoreResult<Vec<Job>>;
 
     // API tokens, by the SHA-256 of the secret.
-    async fn create_token(&self, name: &str, role: Role, token_hash: &str, at: DateTime<Utc>)
-    -> StoreResult<ApiToken>;
+    async fn create_token(
+        &self,
+        name: &str,
+        role: Role,
+        token_hash: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<ApiToken>;
     async fn token_by_hash(&self, token_hash: &str) -> StoreResult<Option<ApiToken>>;
 
     async fn counts(&self) -> StoreResult<Counts>;

@@ -63,6 +63,10 @@ impl super::sql::Dialect for PostgresStore {
     const NEXT_JOB_DUE: &'static str = "SELECT MIN(CASE WHEN state = 'queued' THEN run_at \
         ELSE lease_until END) FROM jobs \
         WHERE state IN ('queued', 'running') AND queue IN (SELECT jsonb_array_elements_text($1))";
+    // Conflicts with itself and with every write, not with reads: the old directory stays
+    // readable until the new one commits.
+    const LOCK_DIRECTORY: Option<&'static str> =
+        Some("LOCK TABLE users, user_identities, teams, services IN SHARE ROW EXCLUSIVE MODE");
 }
 
 impl_store!(PostgresStore, PgConnection);

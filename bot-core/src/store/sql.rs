@@ -18,6 +18,10 @@ pub(super) trait Dialect {
     const CLAIM_JOBS: &'static str;
     /// Earliest moment a job of the queues in `$1` (JSON array) becomes claimable.
     const NEXT_JOB_DUE: &'static str;
+    /// Run first in `replace_directory`, so that replicas starting together replace the
+    /// directory one after the other instead of inserting into each other's half-written
+    /// tables. None where a write transaction already shuts out every other writer.
+    const LOCK_DIRECTORY: Option<&'static str>;
 }
 
 macro_rules! impl_store {
@@ -345,6 +349,9 @@ macro_rules! impl_store {
 
             async fn replace_directory(&self, d: &Directory) -> StoreResult<()> {
                 let mut tx = self.begin_write().await?;
+                if let Some(lock) = <Self as Dialect>::LOCK_DIRECTORY {
+                    sqlx::query(lock).execute(&mut *tx).await?;
+                }
                 for sql in [
                     "DELETE FROM users",
                     "DELETE FROM user_identities",
@@ -635,26 +642,12 @@ macro_rules! impl_store {
 
             async fn attach_channel(&self, id: IncidentId, c: &ChannelRef) -> StoreResult<()> {
                 let mut tx = self.begin_write().await?;
-                let existing: Option<Uuid> = sqlx::query_scalar(
-                    "SELECT incident_id FROM incident_channels WHERE platform = $1 AND channel_id = $2",
-                )
-                .bind(&c.platform)
-                .bind(&c.channel_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-                match existing {
-                    Some(owner) if owner == id.0 => return Ok(()),
-                    Some(_) => {
-                        return Err(StoreError::Conflict(format!(
-                            "{} channel {} already belongs to another incident",
-                            c.platform, c.name
-                        )));
-                    }
-                    None => {}
-                }
-                sqlx::query(
+                // Insert first and look after a conflict, rather than look first: two jobs
+                // of a new incident may attach the same channel at once, and both must
+                // succeed. Without a conflict target, both unique keys give way here.
+                let inserted = sqlx::query(
                     "INSERT INTO incident_channels (incident_id, platform, channel_id, name) \
-                     VALUES ($1, $2, $3, $4)",
+                     VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
                 )
                 .bind(id.0)
                 .bind(&c.platform)
@@ -663,14 +656,36 @@ macro_rules! impl_store {
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| match e {
-                    sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(
-                        format!("incident {id} already has a {} channel", c.platform),
-                    ),
                     sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
                         StoreError::NotFound(format!("incident {id}"))
                     }
                     other => other.into(),
                 })?;
+                if inserted.rows_affected() == 0 {
+                    let owner: Option<Uuid> = sqlx::query_scalar(
+                        "SELECT incident_id FROM incident_channels \
+                         WHERE platform = $1 AND channel_id = $2",
+                    )
+                    .bind(&c.platform)
+                    .bind(&c.channel_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    match owner {
+                        Some(owner) if owner == id.0 => {}
+                        Some(_) => {
+                            return Err(StoreError::Conflict(format!(
+                                "{} channel {} already belongs to another incident",
+                                c.platform, c.name
+                            )));
+                        }
+                        None => {
+                            return Err(StoreError::Conflict(format!(
+                                "incident {id} already has a {} channel",
+                                c.platform
+                            )));
+                        }
+                    }
+                }
                 tx.commit().await?;
                 Ok(())
             }

@@ -30,10 +30,16 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options.clone())
-            .await?;
+        let mut writer = SqlitePoolOptions::new().max_connections(1);
+        if in_memory {
+            // The database dies with its last connection: the pool must never retire it
+            // (by default it does after 10 idle minutes, or 30 minutes of age).
+            writer = writer
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None);
+        }
+        let writer = writer.connect_with(options.clone()).await?;
         // An in-memory database exists once per connection: readers must share the writer.
         let reader = if in_memory {
             writer.clone()
@@ -82,6 +88,8 @@ impl super::sql::Dialect for SqliteStore {
     const NEXT_JOB_DUE: &'static str = "SELECT MIN(CASE WHEN state = 'queued' THEN run_at \
         ELSE lease_until END) FROM jobs \
         WHERE state IN ('queued', 'running') AND queue IN (SELECT value FROM json_each($1))";
+    // `BEGIN IMMEDIATE` already makes every write transaction the only one.
+    const LOCK_DIRECTORY: Option<&'static str> = None;
 }
 
 impl_store!(SqliteStore, SqliteConnection);
