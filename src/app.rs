@@ -5,13 +5,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
+use bot_core::auth::hash_token;
 use bot_core::effects::UpdateReminders;
+use bot_core::ingest::HeartbeatChecks;
 use bot_core::jobs::{Handlers, PoolConfig, WorkerPool};
-use bot_core::model::Directory;
-use bot_core::ops::{CORE_QUEUE, Core, CoreSettings};
+use bot_core::model::{Directory, NewHeartbeat, NewIntegration};
+use bot_core::ops::{CORE_QUEUE, Core, CoreSettings, ServiceSettings};
 use bot_core::{Clock, Store, SystemClock};
 
-use crate::config::Config;
+use crate::config::{Config, duration};
 use crate::http;
 
 /// The console platform's name, as used in queues and user identities.
@@ -55,19 +57,97 @@ pub fn core(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: &Config) -> Co
     if config.console.enabled {
         chat_platforms.push(CONSOLE.to_owned());
     }
+    let services = config
+        .services
+        .iter()
+        .map(|s| {
+            let settings = ServiceSettings {
+                alerts_channel: s.alerts_channel.clone(),
+                high_urgency: s.high_urgency.clone(),
+            };
+            (s.id.clone(), settings)
+        })
+        .collect();
     Core::new(
         store,
         clock,
         CoreSettings {
             chat_platforms,
             update_reminder: config.update_reminder(),
+            services,
         },
     )
 }
 
+/// Reads a secret from the environment variable `name`; `None` (with a warning naming the
+/// variable, never the value) when it is unset or empty.
+fn secret_from_env(name: &str, what: &str) -> Option<String> {
+    match std::env::var(name) {
+        Ok(value) if !value.trim().is_empty() => Some(value.trim().to_owned()),
+        _ => {
+            tracing::warn!(
+                variable = name,
+                "{what} is disabled: set {name} to its secret key"
+            );
+            None
+        }
+    }
+}
+
+/// Makes the stored integrations and heartbeat monitors those the configuration declares,
+/// with keys from the environment. One whose variable is unset is left out (and said so).
+pub async fn sync_sources(core: &Core, config: &Config) -> anyhow::Result<()> {
+    let now = core.clock.now();
+    let mut integrations = Vec::new();
+    let mut heartbeats = Vec::new();
+    for service in &config.services {
+        for i in &service.integrations {
+            let what = format!("integration `{}` of service `{}`", i.name, service.id);
+            let Some(key) = secret_from_env(&i.key_env, &what) else {
+                continue;
+            };
+            integrations.push(NewIntegration {
+                service: service.id.clone(),
+                name: i.name.clone(),
+                kind: i.kind.as_str().to_owned(),
+                key_hash: hash_token(&key),
+                origin: "config".into(),
+                settings: serde_json::json!({ "mapping": i.mapping }),
+                at: now,
+            });
+        }
+        for h in &service.heartbeats {
+            let what = format!("heartbeat `{}` of service `{}`", h.name, service.id);
+            let Some(key) = secret_from_env(&h.key_env, &what) else {
+                continue;
+            };
+            let (Some(interval), Some(grace)) = (duration(&h.interval), duration(&h.grace)) else {
+                anyhow::bail!("{what}: invalid interval or grace (run tocsin check-config)");
+            };
+            heartbeats.push(NewHeartbeat {
+                service: service.id.clone(),
+                name: h.name.clone(),
+                key_hash: hash_token(&key),
+                interval,
+                grace,
+                origin: "config".into(),
+                at: now,
+            });
+        }
+    }
+    core.store
+        .sync_config_integrations(&integrations)
+        .await
+        .context("saving integrations from the configuration")?;
+    core.sync_config_heartbeats(&heartbeats)
+        .await
+        .context("saving heartbeat monitors from the configuration")?;
+    Ok(())
+}
+
 /// Handlers for the `core` queue.
 pub fn core_handlers(core: &Core) -> Handlers {
-    let mut handlers = Handlers::new();
+    let mut handlers = HeartbeatChecks::handlers(core.clone());
     if let Some(every) = core.settings.update_reminder {
         handlers = handlers.merge(UpdateReminders::handlers(
             core.store.clone(),
@@ -87,7 +167,9 @@ pub async fn start(config: &Config, database_url: &str) -> anyhow::Result<Core> 
         .replace_directory(&directory(config))
         .await
         .context("saving users, teams and services from the configuration")?;
-    Ok(core(store, Arc::new(SystemClock), config))
+    let core = core(store, Arc::new(SystemClock), config);
+    sync_sources(&core, config).await?;
+    Ok(core)
 }
 
 /// `tocsin serve`: the HTTP server and the core job workers until SIGTERM or Ctrl-C.

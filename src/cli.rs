@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use bot_core::SystemClock;
 use bot_core::auth::{generate_token, hash_token};
-use bot_core::model::Role;
+use bot_core::model::{NewHeartbeat, NewIntegration, Role};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::app;
@@ -59,8 +59,62 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Manage alert integrations (sources with a secret key)
+    Integration {
+        #[command(subcommand)]
+        command: IntegrationCommand,
+    },
+    /// Manage heartbeat monitors
+    Heartbeat {
+        #[command(subcommand)]
+        command: HeartbeatCommand,
+    },
     /// Print the app manifest for a chat platform
     Manifest { platform: Platform },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IntegrationCommand {
+    /// Create an integration; its last line of output is the key alone, shown only this once
+    Create {
+        #[arg(long)]
+        service: String,
+        #[arg(long, value_enum)]
+        kind: KindArg,
+        /// Unique within the service [default: the kind]
+        #[arg(long)]
+        name: Option<String>,
+        /// For generic: where the fields are, as JSON, e.g.
+        /// '{"summary":"/title","dedup_key":"/id","status":"/state"}'
+        #[arg(long)]
+        mapping: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum KindArg {
+    Alertmanager,
+    Grafana,
+    Pagerduty,
+    Generic,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HeartbeatCommand {
+    /// Create a heartbeat monitor; its last line of output is the key alone (ping
+    /// /api/v1/heartbeats/KEY)
+    Create {
+        #[arg(long)]
+        service: String,
+        #[arg(long)]
+        name: String,
+        /// How often it must ping, e.g. 5m, 1h, 30s
+        #[arg(long)]
+        interval: String,
+        /// How late a ping may be before the alert opens
+        #[arg(long, default_value = "1m")]
+        grace: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -101,6 +155,12 @@ pub enum Platform {
 }
 
 const DEFAULT_CONFIG: &str = "tocsin.toml";
+
+fn humanize(d: chrono::Duration) -> String {
+    d.to_std()
+        .map(|d| humantime::format_duration(d).to_string())
+        .unwrap_or_default()
+}
 
 /// The configuration in force: `--config`/`TOCSIN_CONFIG`, else `./tocsin.toml` if present,
 /// else an empty one (the console still works; nobody is in the directory).
@@ -183,6 +243,110 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 created.role, created.name
             );
             println!("{token}");
+        }
+        Command::Integration {
+            command:
+                IntegrationCommand::Create {
+                    service,
+                    kind,
+                    name,
+                    mapping,
+                },
+        } => {
+            let config = load_config(cli.config.as_deref())?;
+            let core = app::start(&config, &cli.database_url).await?;
+            let kind = format!("{kind:?}").to_lowercase();
+            let mapping = match (kind.as_str(), mapping) {
+                ("generic", Some(text)) => {
+                    let mapping: adapters::alerts::generic::Mapping = serde_json::from_str(&text)
+                        .context(
+                        "--mapping must be JSON with summary and dedup_key pointers",
+                    )?;
+                    mapping
+                        .validate()
+                        .map_err(|e| anyhow::anyhow!("--mapping: {e}"))?;
+                    Some(mapping)
+                }
+                ("generic", None) => anyhow::bail!(
+                    "a generic integration needs --mapping '{{\"summary\":\"/title\",\"dedup_key\":\"/id\"}}'"
+                ),
+                (_, Some(_)) => anyhow::bail!("only generic integrations take --mapping"),
+                (_, None) => None,
+            };
+            let service = core
+                .store
+                .get_service(&service.as_str().into())
+                .await
+                .with_context(|| format!("service `{service}` is not in the configuration"))?;
+            let key = generate_token();
+            let created = core
+                .store
+                .create_integration(&NewIntegration {
+                    service: service.id.clone(),
+                    name: name.unwrap_or_else(|| kind.clone()),
+                    kind: kind.clone(),
+                    key_hash: hash_token(&key),
+                    origin: "cli".into(),
+                    settings: serde_json::json!({ "mapping": mapping }),
+                    at: core.clock.now(),
+                })
+                .await
+                .context("creating the integration")?;
+            let path = match kind.as_str() {
+                "pagerduty" => "POST /v2/enqueue with this key as routing_key".to_owned(),
+                _ => format!("POST /api/v1/integrations/<key>/{kind}"),
+            };
+            eprintln!(
+                "Created {kind} integration `{}` for service `{}`: {path}. The key is shown only now:",
+                created.name, created.service
+            );
+            println!("{key}");
+        }
+        Command::Heartbeat {
+            command:
+                HeartbeatCommand::Create {
+                    service,
+                    name,
+                    interval,
+                    grace,
+                },
+        } => {
+            let parse = |flag: &str, text: &str| {
+                crate::config::duration(text)
+                    .filter(|d| *d > chrono::Duration::zero())
+                    .ok_or_else(|| {
+                        anyhow::anyhow!("--{flag} `{text}` is not a duration such as 30s, 5m, 1h")
+                    })
+            };
+            let (interval, grace) = (parse("interval", &interval)?, parse("grace", &grace)?);
+            let config = load_config(cli.config.as_deref())?;
+            let core = app::start(&config, &cli.database_url).await?;
+            let service = core
+                .store
+                .get_service(&service.as_str().into())
+                .await
+                .with_context(|| format!("service `{service}` is not in the configuration"))?;
+            let key = generate_token();
+            let created = core
+                .create_heartbeat(&NewHeartbeat {
+                    service: service.id.clone(),
+                    name: name.clone(),
+                    key_hash: hash_token(&key),
+                    interval,
+                    grace,
+                    origin: "cli".into(),
+                    at: core.clock.now(),
+                })
+                .await
+                .context("creating the heartbeat monitor")?;
+            eprintln!(
+                "Created heartbeat `{}` for service `{}`: ping GET or POST /api/v1/heartbeats/<key> \
+                 at least every {}; the key is shown only now:",
+                created.name,
+                created.service,
+                humanize(created.interval)
+            );
+            println!("{key}");
         }
         Command::Manifest { platform } => {
             anyhow::bail!(

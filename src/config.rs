@@ -11,7 +11,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::path::Path;
 
-use bot_core::model::{Directory, Role, Service, ServiceId, Team, TeamId, User, UserId};
+use bot_core::model::{
+    AlertSeverity, Directory, Role, Service, ServiceId, Team, TeamId, User, UserId,
+};
 use chrono::{NaiveDateTime, NaiveTime, TimeZone, Weekday};
 use serde::Deserialize;
 use toml::de::{DeTable, DeValue};
@@ -203,8 +205,50 @@ pub struct ServiceConfig {
     pub description: Option<String>,
     pub team: Option<TeamId>,
     pub escalation_policy: Option<String>,
+    /// Where the service's alert cards are posted: a console room or chat channel name.
+    #[serde(default = "alerts_channel")]
+    pub alerts_channel: String,
+    /// Alert severities that are high urgency (page at once); the others are low urgency
+    /// (PagerDuty's severity-based urgency). Default: critical and error.
+    #[serde(default = "high_urgency")]
+    pub high_urgency: Vec<AlertSeverity>,
     #[serde(default)]
     pub integrations: Vec<IntegrationConfig>,
+    #[serde(default)]
+    pub heartbeats: Vec<HeartbeatConfig>,
+}
+
+fn alerts_channel() -> String {
+    "alerts".to_owned()
+}
+
+fn high_urgency() -> Vec<AlertSeverity> {
+    vec![AlertSeverity::Critical, AlertSeverity::Error]
+}
+
+/// `[[services.heartbeats]]`: a job that must check in every `interval`; when no ping
+/// arrives within `interval` + `grace`, an alert opens on the service.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct HeartbeatConfig {
+    /// Unique within the service; a slug.
+    pub name: String,
+    pub interval: String,
+    #[serde(default = "one_minute")]
+    pub grace: String,
+    /// The environment variable holding the heartbeat's secret key (part of its ping URL).
+    pub key_env: String,
+}
+
+fn one_minute() -> String {
+    "1m".to_owned()
+}
+
+/// A duration as written in the file (`5m`, `1h 30m`); `None` when it does not parse,
+/// which [`Config::parse`] has already reported.
+pub fn duration(text: &str) -> Option<chrono::Duration> {
+    humantime::parse_duration(text)
+        .ok()
+        .and_then(|d| chrono::Duration::from_std(d).ok())
 }
 
 /// `[[services.integrations]]`: an alert source. Parsed and validated only: the endpoints that
@@ -216,6 +260,19 @@ pub struct IntegrationConfig {
     pub kind: IntegrationKind,
     /// The name of the environment variable holding the secret integration key.
     pub key_env: String,
+    /// For `kind = "generic"` only: where in the JSON body the alert's fields are.
+    pub mapping: Option<adapters::alerts::generic::Mapping>,
+}
+
+impl IntegrationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IntegrationKind::Alertmanager => "alertmanager",
+            IntegrationKind::Grafana => "grafana",
+            IntegrationKind::Pagerduty => "pagerduty",
+            IntegrationKind::Generic => "generic",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -348,9 +405,7 @@ impl Config {
     pub fn update_reminder(&self) -> Option<chrono::Duration> {
         match self.incidents.update_reminder.as_deref() {
             None | Some("off") => None,
-            Some(text) => humantime::parse_duration(text)
-                .ok()
-                .and_then(|duration| chrono::Duration::from_std(duration).ok()),
+            Some(text) => duration(text),
         }
     }
 
@@ -525,17 +580,26 @@ impl Config {
                     }),
             );
             for (j, integration) in service.integrations.iter().enumerate() {
-                if !is_env_var_name(&integration.key_env) {
-                    c.report(
-                        &at.key("integrations").at(j).key("key_env"),
-                        Part::Value,
-                        format!(
-                            "`{}` is not an environment variable name (A-Z, 0-9 and `_`); \
-                             name the variable that holds the key, not the key itself",
-                            integration.key_env
-                        ),
-                    );
-                }
+                c.env_var(
+                    &at.key("integrations").at(j).key("key_env"),
+                    &integration.key_env,
+                );
+            }
+            c.distinct(
+                "heartbeat name",
+                service.heartbeats.iter().enumerate().map(|(j, heartbeat)| {
+                    (
+                        at.key("heartbeats").at(j).key("name"),
+                        heartbeat.name.as_str(),
+                    )
+                }),
+            );
+            for (j, heartbeat) in service.heartbeats.iter().enumerate() {
+                let at = at.key("heartbeats").at(j);
+                c.slug(&at.key("name"), &heartbeat.name);
+                c.duration(&at.key("interval"), &heartbeat.interval);
+                c.duration(&at.key("grace"), &heartbeat.grace);
+                c.env_var(&at.key("key_env"), &heartbeat.key_env);
             }
         }
     }
@@ -737,15 +801,23 @@ impl Checker<'_> {
             .map(|(i, id)| (KeyPath::of(section).at(i).key("id"), id))
             .collect();
         for (path, id) in &entries {
-            if !is_slug(id) {
-                self.report(
-                    path,
-                    Part::Value,
-                    format!("{noun} id `{id}` must be lowercase letters, digits, `-` and `_`"),
-                );
-            }
+            self.slug_named(path, &format!("{noun} id"), id);
         }
         self.distinct(&format!("{noun} id"), entries.into_iter())
+    }
+
+    fn slug(&mut self, path: &KeyPath, name: &str) {
+        self.slug_named(path, "name", name);
+    }
+
+    fn slug_named(&mut self, path: &KeyPath, what: &str, id: &str) {
+        if !is_slug(id) {
+            self.report(
+                path,
+                Part::Value,
+                format!("{what} `{id}` must be lowercase letters, digits, `-` and `_`"),
+            );
+        }
     }
 
     fn reference(&mut self, path: &KeyPath, noun: &str, id: &str, known: &HashSet<&str>) {
@@ -764,6 +836,19 @@ impl Checker<'_> {
             );
         }
         zone
+    }
+
+    fn env_var(&mut self, path: &KeyPath, name: &str) {
+        if !is_env_var_name(name) {
+            self.report(
+                path,
+                Part::Value,
+                format!(
+                    "`{name}` is not an environment variable name (A-Z, 0-9 and `_`); \
+                     name the variable that holds the key, not the key itself"
+                ),
+            );
+        }
     }
 
     fn duration(&mut self, path: &KeyPath, text: &str) {

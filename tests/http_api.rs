@@ -140,6 +140,7 @@ async fn trigger(app: &TestApp, key: &str) -> AlertId {
         source: "manual".into(),
         dedup_key: key.into(),
         severity: AlertSeverity::Critical,
+        urgency: bot_core::model::Urgency::High,
         summary: format!("{key} is failing"),
         details: json!({}),
         labels: Default::default(),

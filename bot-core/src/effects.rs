@@ -13,7 +13,8 @@ use crate::chat::{Button, ButtonStyle, ChatPlatform, Field, Message, Tone};
 use crate::clock::Clock;
 use crate::jobs::{Handlers, JobError, JobHandler};
 use crate::model::{
-    Incident, IncidentId, IncidentStatus, Job, NewJob, NewTimelineEntry, Subject, TimelineKind,
+    Alert, AlertId, AlertStatus, Incident, IncidentId, IncidentStatus, Job, NewJob,
+    NewTimelineEntry, Subject, TimelineKind,
 };
 use crate::ops::{CORE_QUEUE, chat_queue, kinds};
 use crate::store::{PostedMessage, Store, StoreError};
@@ -102,6 +103,83 @@ pub fn channel_name(incident: &Incident) -> String {
     name.trim_end_matches('-').to_owned()
 }
 
+/// The alert card: what fires, how bad, its state, and what you can do about it.
+pub fn alert_card(alert: &Alert) -> Message {
+    let tone = if alert.is_open() {
+        Tone::from(alert.severity)
+    } else {
+        Tone::Resolved
+    };
+    let status = match alert.status {
+        AlertStatus::Open => "open".to_owned(),
+        AlertStatus::Acknowledged => format!(
+            "acknowledged by {}",
+            alert.acknowledged_by.as_deref().unwrap_or("someone")
+        ),
+        AlertStatus::Resolved => {
+            format!(
+                "resolved by {}",
+                alert.resolved_by.as_deref().unwrap_or("someone")
+            )
+        }
+    };
+    let field = |label: &str, value: String| Field {
+        label: label.into(),
+        value,
+    };
+    let fields = vec![
+        field("Service", alert.service.to_string()),
+        field(
+            "Severity",
+            format!("{} ({} urgency)", alert.severity, alert.urgency),
+        ),
+        field("Status", status),
+        field("Events", alert.event_count.to_string()),
+        field("Source", alert.source.clone()),
+    ];
+    let text = alert
+        .links
+        .iter()
+        .map(|l| format!("{}: {}", l.text.as_deref().unwrap_or("Link"), l.href))
+        .collect();
+    let button = |action: &str, label: &str, style| Button {
+        action: action.into(),
+        value: alert.id.to_string(),
+        label: label.into(),
+        style,
+    };
+    let mut buttons = Vec::new();
+    if alert.status == AlertStatus::Open {
+        buttons.push(button("alert_ack", "Acknowledge", ButtonStyle::Primary));
+    }
+    if alert.is_open() {
+        buttons.push(button("alert_escalate", "Escalate", ButtonStyle::Default));
+        buttons.push(button("alert_resolve", "Resolve", ButtonStyle::Danger));
+        buttons.push(button(
+            "alert_declare",
+            "Declare incident",
+            ButtonStyle::Default,
+        ));
+    }
+    Message {
+        title: Some(alert.summary.clone()),
+        tone: Some(tone),
+        fields,
+        text,
+        buttons,
+        context: Some(format!(
+            "Alert {} · first seen {} · last seen {}",
+            alert.dedup_key,
+            alert.created_at.format("%Y-%m-%d %H:%M:%S UTC"),
+            alert.last_seen_at.format("%H:%M:%S UTC")
+        )),
+    }
+}
+
+fn alert_card_key(id: AlertId) -> String {
+    format!("alert:{id}:card")
+}
+
 fn card_key(id: IncidentId) -> String {
     format!("incident:{id}:card")
 }
@@ -117,6 +195,14 @@ struct IncidentPayload {
     lines: Vec<String>,
     #[serde(default)]
     actor: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct AlertPayload {
+    alert_id: AlertId,
+    /// Where to post the card; only for a new alert.
+    #[serde(default)]
+    channel: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -142,7 +228,9 @@ impl ChatEffects {
             .on(kinds::INCIDENT_OPENED, me.clone())
             .on(kinds::INCIDENT_CHANGED, me.clone())
             .on(kinds::STATUS_UPDATE, me.clone())
-            .on(kinds::REMINDER_POST, me)
+            .on(kinds::REMINDER_POST, me.clone())
+            .on(kinds::ALERT_OPENED, me.clone())
+            .on(kinds::ALERT_CHANGED, me)
     }
 
     fn name(&self) -> &str {
@@ -286,6 +374,32 @@ impl ChatEffects {
         Ok(())
     }
 
+    async fn alert_opened(&self, p: AlertPayload) -> Result<(), JobError> {
+        let alert = self.store.get_alert(p.alert_id).await?;
+        let channel = p
+            .channel
+            .ok_or_else(|| JobError::permanent("chat.alert_opened without a channel"))?;
+        self.post_once(&alert_card_key(alert.id), &channel, &alert_card(&alert))
+            .await?;
+        Ok(())
+    }
+
+    /// Brings the card up to date in place. A card not posted yet needs nothing: its
+    /// `alert_opened` job posts the alert as it stands then.
+    async fn alert_changed(&self, p: AlertPayload) -> Result<(), JobError> {
+        let alert = self.store.get_alert(p.alert_id).await?;
+        if let Some(posted) = self
+            .store
+            .posted_message(&alert_card_key(alert.id), self.name())
+            .await?
+        {
+            self.platform
+                .update_message(&posted.channel_id, &posted.message_id, &alert_card(&alert))
+                .await?;
+        }
+        Ok(())
+    }
+
     async fn reminder(&self, p: IncidentPayload) -> Result<(), JobError> {
         let incident = self.store.get_incident(p.incident_id).await?;
         let channel = self.ensure_channel(&incident).await?;
@@ -305,6 +419,8 @@ impl JobHandler for ChatEffects {
             kinds::INCIDENT_CHANGED => self.changed(payload(job)?).await,
             kinds::STATUS_UPDATE => self.status_update(payload(job)?).await,
             kinds::REMINDER_POST => self.reminder(payload(job)?).await,
+            kinds::ALERT_OPENED => self.alert_opened(payload(job)?).await,
+            kinds::ALERT_CHANGED => self.alert_changed(payload(job)?).await,
             other => Err(JobError::permanent(format!(
                 "chat effects cannot run `{other}`"
             ))),

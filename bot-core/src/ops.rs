@@ -3,14 +3,16 @@
 
 use std::sync::Arc;
 
-use chrono::Duration;
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
 use crate::clock::Clock;
 use crate::model::{
-    Actor, Alert, AlertId, Incident, IncidentChange, IncidentId, NewIncident, NewJob,
-    NewStatusUpdate, NewTimelineEntry, ServiceId, Severity, StatusUpdate, Subject, TimelineEntry,
-    TimelineKind, UserId, Visibility,
+    Actor, Alert, AlertId, AlertSeverity, Incident, IncidentChange, IncidentId, NewIncident,
+    NewJob, NewStatusUpdate, NewTimelineEntry, ServiceId, Severity, StatusUpdate, Subject,
+    TimelineEntry, TimelineKind, UserId, Visibility,
 };
 use crate::store::{Store, StoreError, no_jobs};
 
@@ -27,6 +29,9 @@ pub mod kinds {
     pub const STATUS_UPDATE: &str = "chat.status_update";
     pub const REMINDER_POST: &str = "chat.update_reminder";
     pub const UPDATE_REMINDER: &str = "incident.update_reminder";
+    pub const ALERT_OPENED: &str = "chat.alert_opened";
+    pub const ALERT_CHANGED: &str = "chat.alert_changed";
+    pub const HEARTBEAT_CHECK: &str = "heartbeat.check";
 }
 
 pub const CORE_QUEUE: &str = "core";
@@ -42,6 +47,26 @@ pub struct CoreSettings {
     /// Remind the incident channel when an open incident has had no status update for this
     /// long (incident.io's "update reminder"). None: never.
     pub update_reminder: Option<Duration>,
+    /// Per-service settings; a service not listed gets the defaults.
+    pub services: HashMap<ServiceId, ServiceSettings>,
+}
+
+/// How a service's alerts are handled.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceSettings {
+    /// Where its alert cards are posted, on every chat platform.
+    pub alerts_channel: String,
+    /// Severities that are high urgency; the others are low.
+    pub high_urgency: Vec<AlertSeverity>,
+}
+
+impl Default for ServiceSettings {
+    fn default() -> Self {
+        ServiceSettings {
+            alerts_channel: "alerts".into(),
+            high_urgency: vec![AlertSeverity::Critical, AlertSeverity::Error],
+        }
+    }
 }
 
 /// Input a person got wrong; shown to them, with the field it concerns.
@@ -76,6 +101,8 @@ pub struct Declare {
     pub severity: Severity,
     pub services: Vec<ServiceId>,
     pub commander: Option<UserId>,
+    /// Alerts to link from the start.
+    pub alerts: Vec<AlertId>,
 }
 
 #[derive(Clone)]
@@ -109,6 +136,7 @@ impl Core {
             severity: req.severity,
             commander: req.commander,
             services: req.services,
+            alerts: req.alerts,
             declared_by: actor.to_string(),
             declared_at: now,
         };
@@ -229,15 +257,32 @@ impl Core {
 
     pub async fn acknowledge_alert(&self, actor: &Actor, id: AlertId) -> CoreResult<Alert> {
         let now = self.clock.now();
-        Ok(self
-            .store
-            .acknowledge_alert(id, actor, now, &no_jobs)
-            .await?)
+        let jobs = |alert: &Alert| self.alert_changed_jobs(alert.id, now);
+        Ok(self.store.acknowledge_alert(id, actor, now, &jobs).await?)
     }
 
     pub async fn resolve_alert(&self, actor: &Actor, id: AlertId) -> CoreResult<Alert> {
         let now = self.clock.now();
-        Ok(self.store.resolve_alert(id, actor, now, &no_jobs).await?)
+        let jobs = |alert: &Alert| self.alert_changed_jobs(alert.id, now);
+        Ok(self.store.resolve_alert(id, actor, now, &jobs).await?)
+    }
+
+    /// Jobs that bring an alert's cards up to date on every chat platform.
+    pub(crate) fn alert_changed_jobs(&self, id: AlertId, now: DateTime<Utc>) -> Vec<NewJob> {
+        let payload = json!({ "alert_id": id });
+        self.settings
+            .chat_platforms
+            .iter()
+            .map(|p| NewJob::new(chat_queue(p), kinds::ALERT_CHANGED, payload.clone(), now))
+            .collect()
+    }
+
+    pub fn service_settings(&self, service: &ServiceId) -> ServiceSettings {
+        self.settings
+            .services
+            .get(service)
+            .cloned()
+            .unwrap_or_default()
     }
 
     async fn known_user(&self, field: &'static str, id: &UserId) -> CoreResult<()> {

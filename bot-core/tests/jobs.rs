@@ -11,10 +11,11 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use bot_core::jobs::{Handlers, JobError, JobHandler, PoolConfig, WorkerPool, backoff};
 use bot_core::model::{
-    Actor, Alert, AlertFilter, AlertId, ChannelRef, Directory, Incident, IncidentChange,
-    IncidentFilter, IncidentId, Job, JobId, JobState, NewAlert, NewIncident, NewJob,
-    NewStatusUpdate, NewTimelineEntry, Role, Service, ServiceId, Severity, StatusUpdate, Subject,
-    TimelineEntry, TriggerOutcome, User, UserId,
+    Actor, Alert, AlertFilter, AlertId, ChannelRef, Directory, Heartbeat, Incident, IncidentChange,
+    IncidentFilter, IncidentId, IngestEvent, IngestOutcome, Integration, Job, JobId, JobState,
+    NewAlert, NewHeartbeat, NewIncident, NewIntegration, NewJob, NewStatusUpdate, NewTimelineEntry,
+    Role, Service, ServiceId, Severity, StatusUpdate, Subject, TimelineEntry, TriggerOutcome, User,
+    UserId,
 };
 use bot_core::store::{ApiToken, Counts, JobsFor, PostedMessage, Store, StoreError, StoreResult};
 use bot_core::{Clock, ManualClock, SystemClock};
@@ -151,6 +152,7 @@ async fn a_job_written_with_a_state_change_runs_exactly_once(store: Arc<dyn Stor
                 severity: Severity::Sev1,
                 commander: None,
                 services: vec![],
+                alerts: vec![],
                 declared_by: "user:alice".into(),
                 declared_at: t,
             },
@@ -920,6 +922,63 @@ impl Store for FlakyStore {
         jobs: JobsFor<'_, TriggerOutcome>,
     ) -> StoreResult<TriggerOutcome> {
         self.inner.trigger_alert(new, jobs).await
+    }
+    async fn ingest(
+        &self,
+        events: &[IngestEvent],
+        jobs: JobsFor<'_, [IngestOutcome]>,
+    ) -> StoreResult<Vec<IngestOutcome>> {
+        self.inner.ingest(events, jobs).await
+    }
+    async fn create_integration(&self, new: &NewIntegration) -> StoreResult<Integration> {
+        self.inner.create_integration(new).await
+    }
+    async fn sync_config_integrations(&self, declared: &[NewIntegration]) -> StoreResult<()> {
+        self.inner.sync_config_integrations(declared).await
+    }
+    async fn integration_by_key_hash(&self, key_hash: &str) -> StoreResult<Option<Integration>> {
+        self.inner.integration_by_key_hash(key_hash).await
+    }
+    async fn list_integrations(&self) -> StoreResult<Vec<Integration>> {
+        self.inner.list_integrations().await
+    }
+    async fn create_heartbeat(
+        &self,
+        new: &NewHeartbeat,
+        jobs: JobsFor<'_, Heartbeat>,
+    ) -> StoreResult<Heartbeat> {
+        self.inner.create_heartbeat(new, jobs).await
+    }
+    async fn sync_config_heartbeats(
+        &self,
+        declared: &[NewHeartbeat],
+        jobs: JobsFor<'_, Heartbeat>,
+    ) -> StoreResult<()> {
+        self.inner.sync_config_heartbeats(declared, jobs).await
+    }
+    async fn heartbeat_by_key_hash(&self, key_hash: &str) -> StoreResult<Option<Heartbeat>> {
+        self.inner.heartbeat_by_key_hash(key_hash).await
+    }
+    async fn get_heartbeat(&self, id: Uuid) -> StoreResult<Heartbeat> {
+        self.inner.get_heartbeat(id).await
+    }
+    async fn list_heartbeats(&self) -> StoreResult<Vec<Heartbeat>> {
+        self.inner.list_heartbeats().await
+    }
+    async fn record_ping(
+        &self,
+        id: Uuid,
+        at: DateTime<Utc>,
+        jobs: JobsFor<'_, Heartbeat>,
+    ) -> StoreResult<Heartbeat> {
+        self.inner.record_ping(id, at, jobs).await
+    }
+    async fn open_alert_by_key(
+        &self,
+        service: &ServiceId,
+        dedup_key: &str,
+    ) -> StoreResult<Option<Alert>> {
+        self.inner.open_alert_by_key(service, dedup_key).await
     }
     async fn get_alert(&self, id: AlertId) -> StoreResult<Alert> {
         self.inner.get_alert(id).await

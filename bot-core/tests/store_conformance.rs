@@ -13,7 +13,7 @@ use bot_core::model::{
     Incident, IncidentChange, IncidentFilter, IncidentId, IncidentStatus, Job, JobState, Link,
     NewAlert, NewIncident, NewJob, NewStatusUpdate, NewTimelineEntry, Role, Service, Severity,
     StatusUpdate, Subject, Team, TimelineEntry, TimelineKind, TransitionError, TriggerOutcome,
-    User, Visibility,
+    Urgency, User, Visibility,
 };
 use bot_core::store::{Counts, PostedMessage, Store, StoreError, no_jobs};
 use chrono::{DateTime, Duration, Utc};
@@ -31,6 +31,7 @@ fn declare(title: &str, severity: Severity, at: DateTime<Utc>) -> NewIncident {
         severity,
         commander: None,
         services: vec!["checkout".into()],
+        alerts: vec![],
         declared_by: "user:alice".into(),
         declared_at: at,
     }
@@ -43,6 +44,7 @@ fn trigger(service: &str, key: &str, at: DateTime<Utc>) -> NewAlert {
         source: "alertmanager".into(),
         dedup_key: key.into(),
         severity: AlertSeverity::Critical,
+        urgency: Urgency::High,
         summary: format!("{key} on {service}"),
         details: json!({ "value": 97.5, "expr": "disk_used_ratio > 0.95" }),
         labels: BTreeMap::from([
@@ -1276,6 +1278,7 @@ async fn a_first_trigger_opens_an_alert(store: Arc<dyn Store>) {
         source: new.source,
         dedup_key: new.dedup_key,
         severity: new.severity,
+        urgency: new.urgency,
         summary: new.summary,
         details: new.details,
         labels: new.labels,

@@ -51,6 +51,7 @@ impl Declare {
                     severity: self.severity,
                     services: Vec::new(),
                     commander: ctx.actor.user().cloned(),
+                    alerts: Vec::new(),
                 },
             )
             .await?;

@@ -8,6 +8,7 @@ use bot_core::model::{Actor, Incident, IncidentId, Role, User};
 use bot_core::ops::Core;
 use bot_core::{CoreError, StoreError};
 
+mod alert;
 mod assign;
 mod declare;
 mod help;
@@ -207,7 +208,10 @@ async fn dispatch(core: &Core, invocation: &Invocation) -> Outcome {
         Input::Button { action, value } => match action.as_str() {
             "status" => status::Status::for_incident(value).run(&ctx).await,
             "resolve" => resolve::Resolve::for_incident(value).run(&ctx).await,
-            other => Err(Failure::Refused(format!("unknown button `{other}`"))),
+            other => match alert::AlertButton::from_action(other) {
+                Some(button) => button.run(&ctx, value).await,
+                None => Err(Failure::Refused(format!("unknown button `{other}`"))),
+            },
         },
         Input::Slash { command, text } => match command.as_str() {
             "incident" => incident(&ctx, text).await,

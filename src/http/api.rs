@@ -90,6 +90,9 @@ pub struct CreateIncident {
     #[serde(default)]
     pub services: Vec<ServiceId>,
     pub commander: Option<UserId>,
+    /// Alerts to link to the incident.
+    #[serde(default)]
+    pub alerts: Vec<AlertId>,
 }
 
 /// Declare an incident.
@@ -114,6 +117,7 @@ pub async fn create_incident(
                 severity: body.severity,
                 services: body.services,
                 commander: body.commander,
+                alerts: body.alerts,
             },
         )
         .await?;

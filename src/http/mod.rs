@@ -4,6 +4,7 @@
 mod api;
 mod error;
 mod extract;
+mod ingest;
 mod openapi;
 mod ops;
 
@@ -69,6 +70,7 @@ pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
         .merge(api::routes())
+        .merge(ingest::routes())
         .merge(ops::routes())
         .merge(openapi::routes())
         .fallback(|| async { ApiError::not_found("no such route") })

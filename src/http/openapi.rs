@@ -8,7 +8,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::AppState;
-use super::api;
+use super::{api, ingest};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -19,9 +19,11 @@ use super::api;
         api::post_update, api::list_updates, api::add_timeline, api::incident_timeline,
         api::list_alerts, api::get_alert, api::ack_alert, api::resolve_alert, api::alert_timeline,
         api::list_services, api::get_service, api::list_users, api::get_user, api::list_jobs,
+        ingest::alertmanager, ingest::grafana, ingest::generic, ingest::pagerduty, ingest::ping,
+        ingest::list_heartbeats, ingest::list_integrations,
     ),
     modifiers(&BearerAuth),
-    tags((name = "incidents"), (name = "alerts"), (name = "directory"), (name = "operations"))
+    tags((name = "incidents"), (name = "alerts"), (name = "directory"), (name = "operations"), (name = "ingest"))
 )]
 pub struct ApiDoc;
 

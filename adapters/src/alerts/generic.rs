@@ -13,7 +13,7 @@ const MAX_LABELS: usize = 50;
 
 /// Where a generic webhook's body keeps what an alert needs. Each field except
 /// `resolved_values` is a JSON pointer (`/data/title`; `""` is the whole alert).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Mapping {
     /// The alert's summary. Required.

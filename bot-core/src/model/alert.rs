@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{AlertId, ServiceId, TimelineKind, TransitionError, string_enum};
+use super::{AlertId, ServiceId, TimelineKind, TransitionError, Urgency, string_enum};
 
 /// Alert severity, in the vocabulary monitoring tools use (PagerDuty Events v2's).
 #[derive(
@@ -66,6 +66,7 @@ pub struct Alert {
     pub source: String,
     pub dedup_key: String,
     pub severity: AlertSeverity,
+    pub urgency: Urgency,
     pub summary: String,
     #[schema(value_type = Object)]
     pub details: serde_json::Value,
@@ -82,13 +83,14 @@ pub struct Alert {
     pub resolved_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NewAlert {
     pub id: AlertId,
     pub service: ServiceId,
     pub source: String,
     pub dedup_key: String,
     pub severity: AlertSeverity,
+    pub urgency: Urgency,
     pub summary: String,
     pub details: serde_json::Value,
     pub labels: BTreeMap<String, String>,
@@ -152,9 +154,10 @@ impl Alert {
     }
 
     /// A repeated trigger with the same key while open: one more event, nobody paged again.
+    /// Events can arrive out of order; `last_seen_at` never moves back.
     pub fn record_repeat(&mut self, at: DateTime<Utc>) -> (TimelineKind, String) {
         self.event_count += 1;
-        self.last_seen_at = at;
+        self.last_seen_at = self.last_seen_at.max(at);
         (
             TimelineKind::AlertRepeated,
             format!("Triggered again (event {})", self.event_count),
@@ -176,6 +179,7 @@ mod tests {
             source: "manual".into(),
             dedup_key: "disk-full".into(),
             severity: AlertSeverity::Critical,
+            urgency: Urgency::High,
             summary: "Disk full".into(),
             details: serde_json::json!({}),
             labels: BTreeMap::new(),

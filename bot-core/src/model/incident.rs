@@ -105,6 +105,8 @@ pub struct NewIncident {
     pub severity: Severity,
     pub commander: Option<UserId>,
     pub services: Vec<ServiceId>,
+    /// Alerts linked from the start ("declare incident" on an alert card).
+    pub alerts: Vec<AlertId>,
     pub declared_by: String,
     pub declared_at: DateTime<Utc>,
 }

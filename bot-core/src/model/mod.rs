@@ -5,6 +5,7 @@ mod alert;
 mod directory;
 mod ids;
 mod incident;
+mod ingest;
 mod job;
 mod role;
 mod timeline;
@@ -18,6 +19,10 @@ pub use ids::{AlertId, IncidentId, JobId, ServiceId, TeamId, UserId};
 pub use incident::{
     ChannelRef, Incident, IncidentChange, IncidentFilter, IncidentStatus, NewIncident,
     NewStatusUpdate, Severity, StatusUpdate, Visibility,
+};
+pub use ingest::{
+    AlertKey, Heartbeat, IngestEvent, IngestOutcome, IngestResult, Integration, NewHeartbeat,
+    NewIntegration, Urgency,
 };
 pub use job::{Job, JobState, NewJob};
 pub use role::{Actor, Role};

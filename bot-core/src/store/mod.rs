@@ -12,10 +12,11 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 
 use crate::model::{
-    Actor, Alert, AlertFilter, AlertId, ChannelRef, Directory, Incident, IncidentChange,
-    IncidentFilter, IncidentId, Job, JobId, JobState, NewAlert, NewIncident, NewJob,
-    NewStatusUpdate, NewTimelineEntry, Role, Service, ServiceId, StatusUpdate, Subject,
-    TimelineEntry, TransitionError, TriggerOutcome, User, UserId,
+    Actor, Alert, AlertFilter, AlertId, ChannelRef, Directory, Heartbeat, Incident, IncidentChange,
+    IncidentFilter, IncidentId, IngestEvent, IngestOutcome, Integration, Job, JobId, JobState,
+    NewAlert, NewHeartbeat, NewIncident, NewIntegration, NewJob, NewStatusUpdate, NewTimelineEntry,
+    Role, Service, ServiceId, StatusUpdate, Subject, TimelineEntry, TransitionError,
+    TriggerOutcome, User, UserId,
 };
 
 mod postgres;
@@ -165,6 +166,55 @@ pub trait Store: Send + Sync {
         at: DateTime<Utc>,
         jobs: JobsFor<'_, Alert>,
     ) -> StoreResult<Alert>;
+
+    /// Ingests a batch from an alert source in one transaction: all events or none. Each
+    /// event is applied in order (a batch may open and resolve the same key); `jobs` sees
+    /// every outcome.
+    async fn ingest(
+        &self,
+        events: &[IngestEvent],
+        jobs: JobsFor<'_, [IngestOutcome]>,
+    ) -> StoreResult<Vec<IngestOutcome>>;
+
+    // Integrations (alert sources), by the SHA-256 of their key.
+    /// Creates an integration; a service's integration names are unique (Conflict).
+    async fn create_integration(&self, new: &NewIntegration) -> StoreResult<Integration>;
+    /// Makes the `config` integrations exactly `declared`: new ones are created, changed
+    /// keys or settings updated, ones no longer declared removed. `cli` ones are kept.
+    async fn sync_config_integrations(&self, declared: &[NewIntegration]) -> StoreResult<()>;
+    async fn integration_by_key_hash(&self, key_hash: &str) -> StoreResult<Option<Integration>>;
+    async fn list_integrations(&self) -> StoreResult<Vec<Integration>>;
+
+    // Heartbeat monitors, by the SHA-256 of their key.
+    /// Creates a monitor with the jobs its creation causes (its first check).
+    async fn create_heartbeat(
+        &self,
+        new: &NewHeartbeat,
+        jobs: JobsFor<'_, Heartbeat>,
+    ) -> StoreResult<Heartbeat>;
+    /// Makes the `config` monitors exactly `declared`, keeping the last ping of those that
+    /// stay; `jobs` runs for each created or changed monitor.
+    async fn sync_config_heartbeats(
+        &self,
+        declared: &[NewHeartbeat],
+        jobs: JobsFor<'_, Heartbeat>,
+    ) -> StoreResult<()>;
+    async fn heartbeat_by_key_hash(&self, key_hash: &str) -> StoreResult<Option<Heartbeat>>;
+    async fn get_heartbeat(&self, id: uuid::Uuid) -> StoreResult<Heartbeat>;
+    async fn list_heartbeats(&self) -> StoreResult<Vec<Heartbeat>>;
+    /// Records a ping at `at` (never moving the last ping back) with its jobs.
+    async fn record_ping(
+        &self,
+        id: uuid::Uuid,
+        at: DateTime<Utc>,
+        jobs: JobsFor<'_, Heartbeat>,
+    ) -> StoreResult<Heartbeat>;
+    /// The unresolved alert with this service and dedup key, if any.
+    async fn open_alert_by_key(
+        &self,
+        service: &ServiceId,
+        dedup_key: &str,
+    ) -> StoreResult<Option<Alert>>;
 
     // Chat messages posted by Tocsin.
     async fn save_posted_message(

@@ -10,8 +10,8 @@ use uuid::Uuid;
 
 use super::{ApiToken, StoreError};
 use crate::model::{
-    Alert, AlertId, ChannelRef, Incident, IncidentId, Job, JobId, Link, Service, StatusUpdate,
-    TimelineEntry, User,
+    Alert, AlertId, ChannelRef, Heartbeat, Incident, IncidentId, Integration, Job, JobId, Link,
+    Service, StatusUpdate, TimelineEntry, User,
 };
 
 fn parse<T: FromStr>(s: &str) -> Result<T, StoreError>
@@ -90,6 +90,7 @@ pub(super) struct AlertRow {
     source: String,
     dedup_key: String,
     severity: String,
+    urgency: String,
     summary: String,
     details: Json<serde_json::Value>,
     labels: Json<BTreeMap<String, String>>,
@@ -114,6 +115,7 @@ impl TryFrom<AlertRow> for Alert {
             source: r.source,
             dedup_key: r.dedup_key,
             severity: parse(&r.severity)?,
+            urgency: parse(&r.urgency)?,
             summary: r.summary,
             details: r.details.0,
             labels: r.labels.0,
@@ -288,6 +290,62 @@ impl TryFrom<TokenRow> for ApiToken {
             name: r.name,
             role: parse(&r.role)?,
             created_at: r.created_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct IntegrationRow {
+    id: Uuid,
+    service: String,
+    name: String,
+    kind: String,
+    origin: String,
+    settings: Json<serde_json::Value>,
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<IntegrationRow> for Integration {
+    type Error = StoreError;
+
+    fn try_from(r: IntegrationRow) -> Result<Self, StoreError> {
+        Ok(Integration {
+            id: r.id,
+            service: r.service.into(),
+            name: r.name,
+            kind: r.kind,
+            origin: r.origin,
+            settings: r.settings.0,
+            created_at: r.created_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct HeartbeatRow {
+    id: Uuid,
+    service: String,
+    name: String,
+    interval_ms: i64,
+    grace_ms: i64,
+    origin: String,
+    created_at: DateTime<Utc>,
+    last_ping_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<HeartbeatRow> for Heartbeat {
+    type Error = StoreError;
+
+    fn try_from(r: HeartbeatRow) -> Result<Self, StoreError> {
+        Ok(Heartbeat {
+            id: r.id,
+            service: r.service.into(),
+            name: r.name,
+            interval: chrono::Duration::milliseconds(r.interval_ms),
+            grace: chrono::Duration::milliseconds(r.grace_ms),
+            origin: r.origin,
+            created_at: r.created_at,
+            last_ping_at: r.last_ping_at,
         })
     }
 }

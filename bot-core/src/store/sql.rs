@@ -228,24 +228,19 @@ macro_rules! impl_store {
                 Ok(alert)
             }
 
-            /// One attempt at a trigger; a unique violation means a concurrent trigger with
-            /// the same key won the race, and the caller tries again to fold into it.
-            async fn try_trigger(
-                &self,
-                new: &NewAlert,
-                jobs: JobsFor<'_, TriggerOutcome>,
-            ) -> StoreResult<TriggerOutcome> {
-                let mut tx = self.begin_write().await?;
+            /// Opens an alert, or folds the trigger into the open one with its key, and
+            /// records it in the alert's timeline.
+            async fn apply_trigger(conn: &mut $conn, new: &NewAlert) -> StoreResult<TriggerOutcome> {
                 let open: Option<AlertRow> = sqlx::query_as(<Self as Dialect>::OPEN_ALERT_BY_KEY)
                     .bind(new.service.as_str())
                     .bind(&new.dedup_key)
-                    .fetch_optional(&mut *tx)
+                    .fetch_optional(&mut *conn)
                     .await?;
                 let (outcome, kind, text) = match open {
                     Some(row) => {
                         let mut alert: Alert = row.try_into()?;
                         let (kind, text) = alert.record_repeat(new.at);
-                        Self::write_alert(&mut tx, &alert).await?;
+                        Self::write_alert(conn, &alert).await?;
                         (TriggerOutcome { alert, created: false }, kind, text)
                     }
                     None => {
@@ -255,6 +250,7 @@ macro_rules! impl_store {
                             source: new.source.clone(),
                             dedup_key: new.dedup_key.clone(),
                             severity: new.severity,
+                            urgency: new.urgency,
                             summary: new.summary.clone(),
                             details: new.details.clone(),
                             labels: new.labels.clone(),
@@ -269,28 +265,30 @@ macro_rules! impl_store {
                             resolved_at: None,
                         };
                         sqlx::query(
-                            "INSERT INTO alerts (id, service, source, dedup_key, severity, summary, \
-                             details, labels, links, status, event_count, created_at, last_seen_at) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'open', 1, $10, $10)",
+                            "INSERT INTO alerts (id, service, source, dedup_key, severity, urgency, \
+                             summary, details, labels, links, status, event_count, created_at, \
+                             last_seen_at) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'open', 1, $11, $11)",
                         )
                         .bind(alert.id.0)
                         .bind(alert.service.as_str())
                         .bind(&alert.source)
                         .bind(&alert.dedup_key)
                         .bind(alert.severity.as_str())
+                        .bind(alert.urgency.as_str())
                         .bind(&alert.summary)
                         .bind(Json(&alert.details))
                         .bind(Json(&alert.labels))
                         .bind(Json(&alert.links))
                         .bind(alert.created_at)
-                        .execute(&mut *tx)
+                        .execute(&mut *conn)
                         .await?;
                         let text = format!("Triggered: {}", alert.summary);
                         (TriggerOutcome { alert, created: true }, TimelineKind::AlertTriggered, text)
                     }
                 };
                 Self::insert_timeline(
-                    &mut tx,
+                    conn,
                     NewTimelineEntry {
                         subject: Subject::Alert(outcome.alert.id),
                         at: new.at,
@@ -301,11 +299,180 @@ macro_rules! impl_store {
                     },
                 )
                 .await?;
+                Ok(outcome)
+            }
+
+            /// Acknowledges or resolves the open alert a source names by key. A source that
+            /// repeats itself (acknowledging twice, resolving what is not open) is answered
+            /// `Unchanged`, not refused: senders retry, and PagerDuty accepts these too.
+            async fn apply_key_event(
+                conn: &mut $conn,
+                key: &AlertKey,
+                resolve: bool,
+            ) -> StoreResult<IngestOutcome> {
+                let open: Option<AlertRow> = sqlx::query_as(<Self as Dialect>::OPEN_ALERT_BY_KEY)
+                    .bind(key.service.as_str())
+                    .bind(&key.dedup_key)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                let Some(row) = open else {
+                    return Ok(IngestOutcome {
+                        dedup_key: key.dedup_key.clone(),
+                        result: IngestResult::Unchanged,
+                        alert: None,
+                    });
+                };
+                let mut alert: Alert = row.try_into()?;
+                let actor = format!("integration:{}", key.source);
+                let applied = if resolve {
+                    alert.resolve(&actor, key.at)
+                } else {
+                    alert.acknowledge(&actor, key.at)
+                };
+                let Ok((kind, text)) = applied else {
+                    return Ok(IngestOutcome {
+                        dedup_key: key.dedup_key.clone(),
+                        result: IngestResult::Unchanged,
+                        alert: Some(alert),
+                    });
+                };
+                Self::write_alert(conn, &alert).await?;
+                Self::insert_timeline(
+                    conn,
+                    NewTimelineEntry {
+                        subject: Subject::Alert(alert.id),
+                        at: key.at,
+                        kind,
+                        actor,
+                        text,
+                        data: serde_json::json!({}),
+                    },
+                )
+                .await?;
+                let result = if resolve { IngestResult::Resolved } else { IngestResult::Acknowledged };
+                Ok(IngestOutcome { dedup_key: key.dedup_key.clone(), result, alert: Some(alert) })
+            }
+
+            /// One attempt at a trigger; a unique violation means a concurrent trigger with
+            /// the same key won the race, and the caller tries again to fold into it.
+            async fn try_trigger(
+                &self,
+                new: &NewAlert,
+                jobs: JobsFor<'_, TriggerOutcome>,
+            ) -> StoreResult<TriggerOutcome> {
+                let mut tx = self.begin_write().await?;
+                let outcome = Self::apply_trigger(&mut tx, new).await?;
                 let jobs = jobs(&outcome);
                 Self::insert_jobs(&mut tx, &jobs, new.at).await?;
                 tx.commit().await?;
                 self.signal_jobs(&jobs);
                 Ok(outcome)
+            }
+
+            /// One attempt at a batch, retried like [`Self::try_trigger`].
+            async fn try_ingest(
+                &self,
+                events: &[IngestEvent],
+                jobs: JobsFor<'_, [IngestOutcome]>,
+            ) -> StoreResult<Vec<IngestOutcome>> {
+                let mut tx = self.begin_write().await?;
+                let mut outcomes = Vec::with_capacity(events.len());
+                let mut latest = None;
+                for event in events {
+                    let outcome = match event {
+                        IngestEvent::Trigger(new) => {
+                            latest = latest.max(Some(new.at));
+                            let t = Self::apply_trigger(&mut tx, new).await?;
+                            let result =
+                                if t.created { IngestResult::Created } else { IngestResult::Repeated };
+                            IngestOutcome { dedup_key: new.dedup_key.clone(), result, alert: Some(t.alert) }
+                        }
+                        IngestEvent::Acknowledge(key) => {
+                            latest = latest.max(Some(key.at));
+                            Self::apply_key_event(&mut tx, key, false).await?
+                        }
+                        IngestEvent::Resolve(key) => {
+                            latest = latest.max(Some(key.at));
+                            Self::apply_key_event(&mut tx, key, true).await?
+                        }
+                    };
+                    outcomes.push(outcome);
+                }
+                let jobs = jobs(&outcomes);
+                if let Some(at) = latest {
+                    Self::insert_jobs(&mut tx, &jobs, at).await?;
+                }
+                tx.commit().await?;
+                self.signal_jobs(&jobs);
+                Ok(outcomes)
+            }
+
+            async fn insert_integration(conn: &mut $conn, new: &NewIntegration) -> StoreResult<Integration> {
+                let integration = Integration {
+                    id: Uuid::now_v7(),
+                    service: new.service.clone(),
+                    name: new.name.clone(),
+                    kind: new.kind.clone(),
+                    origin: new.origin.clone(),
+                    settings: new.settings.clone(),
+                    created_at: new.at,
+                };
+                sqlx::query(
+                    "INSERT INTO integrations (id, service, name, kind, key_hash, origin, settings, \
+                     created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(integration.id)
+                .bind(integration.service.as_str())
+                .bind(&integration.name)
+                .bind(&integration.kind)
+                .bind(&new.key_hash)
+                .bind(&integration.origin)
+                .bind(Json(&integration.settings))
+                .bind(integration.created_at)
+                .execute(&mut *conn)
+                .await
+                .map_err(|e| Self::key_conflict(e, &new.name))?;
+                Ok(integration)
+            }
+
+            async fn insert_heartbeat(conn: &mut $conn, new: &NewHeartbeat) -> StoreResult<Heartbeat> {
+                let heartbeat = Heartbeat {
+                    id: Uuid::now_v7(),
+                    service: new.service.clone(),
+                    name: new.name.clone(),
+                    interval: new.interval,
+                    grace: new.grace,
+                    origin: new.origin.clone(),
+                    created_at: new.at,
+                    last_ping_at: None,
+                };
+                sqlx::query(
+                    "INSERT INTO heartbeats (id, service, name, key_hash, interval_ms, grace_ms, \
+                     origin, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(heartbeat.id)
+                .bind(heartbeat.service.as_str())
+                .bind(&heartbeat.name)
+                .bind(&new.key_hash)
+                .bind(heartbeat.interval.num_milliseconds())
+                .bind(heartbeat.grace.num_milliseconds())
+                .bind(&heartbeat.origin)
+                .bind(heartbeat.created_at)
+                .execute(&mut *conn)
+                .await
+                .map_err(|e| Self::key_conflict(e, &new.name))?;
+                Ok(heartbeat)
+            }
+
+            /// A unique violation on an integration or heartbeat: its name is taken in the
+            /// service, or (astronomically unlikely, or a key reused on purpose) its key.
+            fn key_conflict(e: sqlx::Error, name: &str) -> StoreError {
+                match e {
+                    sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(
+                        format!("`{name}` already exists in this service, or its key is already in use"),
+                    ),
+                    other => other.into(),
+                }
             }
 
             fn signal_jobs(&self, jobs: &[NewJob]) {
@@ -500,7 +667,7 @@ macro_rules! impl_store {
                     communications_lead: None,
                     responders: Vec::new(),
                     services: new.services,
-                    alerts: Vec::new(),
+                    alerts: new.alerts,
                     channels: Vec::new(),
                     declared_by: new.declared_by,
                     declared_at: new.declared_at,
@@ -525,6 +692,22 @@ macro_rules! impl_store {
                 .bind(incident.declared_at)
                 .execute(&mut *tx)
                 .await?;
+                for alert in &incident.alerts {
+                    sqlx::query(
+                        "INSERT INTO incident_alerts (incident_id, alert_id, linked_at) VALUES ($1, $2, $3)",
+                    )
+                    .bind(incident.id.0)
+                    .bind(alert.0)
+                    .bind(incident.declared_at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| match e {
+                        sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                            StoreError::NotFound(format!("alert {alert}"))
+                        }
+                        other => other.into(),
+                    })?;
+                }
                 Self::insert_timeline(
                     &mut tx,
                     NewTimelineEntry {
@@ -838,6 +1021,231 @@ macro_rules! impl_store {
                         other => return other,
                     }
                 }
+            }
+
+            async fn ingest(
+                &self,
+                events: &[IngestEvent],
+                jobs: JobsFor<'_, [IngestOutcome]>,
+            ) -> StoreResult<Vec<IngestOutcome>> {
+                let mut attempt = 0;
+                loop {
+                    match self.try_ingest(events, jobs).await {
+                        Err(StoreError::Database(sqlx::Error::Database(db)))
+                            if db.is_unique_violation() && attempt < 3 =>
+                        {
+                            attempt += 1;
+                        }
+                        other => return other,
+                    }
+                }
+            }
+
+            async fn open_alert_by_key(
+                &self,
+                service: &ServiceId,
+                dedup_key: &str,
+            ) -> StoreResult<Option<Alert>> {
+                let row: Option<AlertRow> = sqlx::query_as(
+                    "SELECT * FROM alerts WHERE service = $1 AND dedup_key = $2 AND status <> 'resolved'",
+                )
+                .bind(service.as_str())
+                .bind(dedup_key)
+                .fetch_optional(self.reader())
+                .await?;
+                row.map(Alert::try_from).transpose()
+            }
+
+            async fn create_integration(&self, new: &NewIntegration) -> StoreResult<Integration> {
+                let mut tx = self.begin_write().await?;
+                let integration = Self::insert_integration(&mut tx, new).await?;
+                tx.commit().await?;
+                Ok(integration)
+            }
+
+            async fn sync_config_integrations(&self, declared: &[NewIntegration]) -> StoreResult<()> {
+                let mut tx = self.begin_write().await?;
+                let existing: Vec<(Uuid, String, String)> = sqlx::query_as(
+                    "SELECT id, service, name FROM integrations WHERE origin = 'config'",
+                )
+                .fetch_all(&mut *tx)
+                .await?;
+                for (id, service, name) in &existing {
+                    let kept = declared.iter().any(|d| d.service.as_str() == service && &d.name == name);
+                    if !kept {
+                        sqlx::query("DELETE FROM integrations WHERE id = $1")
+                            .bind(id)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+                for new in declared {
+                    let updated = sqlx::query(
+                        "UPDATE integrations SET kind = $3, key_hash = $4, settings = $5 \
+                         WHERE service = $1 AND name = $2 AND origin = 'config'",
+                    )
+                    .bind(new.service.as_str())
+                    .bind(&new.name)
+                    .bind(&new.kind)
+                    .bind(&new.key_hash)
+                    .bind(Json(&new.settings))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| Self::key_conflict(e, &new.name))?;
+                    if updated.rows_affected() == 0 {
+                        Self::insert_integration(&mut tx, new).await?;
+                    }
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn integration_by_key_hash(&self, key_hash: &str) -> StoreResult<Option<Integration>> {
+                let row: Option<IntegrationRow> = sqlx::query_as(
+                    "SELECT id, service, name, kind, origin, settings, created_at FROM integrations \
+                     WHERE key_hash = $1",
+                )
+                .bind(key_hash)
+                .fetch_optional(self.reader())
+                .await?;
+                row.map(Integration::try_from).transpose()
+            }
+
+            async fn list_integrations(&self) -> StoreResult<Vec<Integration>> {
+                let rows: Vec<IntegrationRow> = sqlx::query_as(
+                    "SELECT id, service, name, kind, origin, settings, created_at FROM integrations \
+                     ORDER BY service, name",
+                )
+                .fetch_all(self.reader())
+                .await?;
+                rows::all(rows)
+            }
+
+            async fn create_heartbeat(
+                &self,
+                new: &NewHeartbeat,
+                jobs: JobsFor<'_, Heartbeat>,
+            ) -> StoreResult<Heartbeat> {
+                let mut tx = self.begin_write().await?;
+                let heartbeat = Self::insert_heartbeat(&mut tx, new).await?;
+                let jobs = jobs(&heartbeat);
+                Self::insert_jobs(&mut tx, &jobs, new.at).await?;
+                tx.commit().await?;
+                self.signal_jobs(&jobs);
+                Ok(heartbeat)
+            }
+
+            async fn sync_config_heartbeats(
+                &self,
+                declared: &[NewHeartbeat],
+                jobs: JobsFor<'_, Heartbeat>,
+            ) -> StoreResult<()> {
+                let mut tx = self.begin_write().await?;
+                let existing: Vec<HeartbeatRow> = sqlx::query_as(
+                    "SELECT id, service, name, interval_ms, grace_ms, origin, created_at, last_ping_at \
+                     FROM heartbeats WHERE origin = 'config'",
+                )
+                .fetch_all(&mut *tx)
+                .await?;
+                let existing: Vec<Heartbeat> = rows::all(existing)?;
+                let mut all_jobs = Vec::new();
+                for old in &existing {
+                    if !declared.iter().any(|d| d.service == old.service && d.name == old.name) {
+                        sqlx::query("DELETE FROM heartbeats WHERE id = $1")
+                            .bind(old.id)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+                for new in declared {
+                    let old = existing.iter().find(|o| o.service == new.service && o.name == new.name);
+                    let heartbeat = match old {
+                        None => Self::insert_heartbeat(&mut tx, new).await?,
+                        Some(old) => {
+                            sqlx::query(
+                                "UPDATE heartbeats SET key_hash = $2, interval_ms = $3, grace_ms = $4 \
+                                 WHERE id = $1",
+                            )
+                            .bind(old.id)
+                            .bind(&new.key_hash)
+                            .bind(new.interval.num_milliseconds())
+                            .bind(new.grace.num_milliseconds())
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(|e| Self::key_conflict(e, &new.name))?;
+                            if old.interval == new.interval && old.grace == new.grace {
+                                continue;
+                            }
+                            Heartbeat { interval: new.interval, grace: new.grace, ..old.clone() }
+                        }
+                    };
+                    all_jobs.extend(jobs(&heartbeat));
+                }
+                let at = declared.iter().map(|d| d.at).max().unwrap_or_default();
+                Self::insert_jobs(&mut tx, &all_jobs, at).await?;
+                tx.commit().await?;
+                self.signal_jobs(&all_jobs);
+                Ok(())
+            }
+
+            async fn heartbeat_by_key_hash(&self, key_hash: &str) -> StoreResult<Option<Heartbeat>> {
+                let row: Option<HeartbeatRow> = sqlx::query_as(
+                    "SELECT id, service, name, interval_ms, grace_ms, origin, created_at, last_ping_at \
+                     FROM heartbeats WHERE key_hash = $1",
+                )
+                .bind(key_hash)
+                .fetch_optional(self.reader())
+                .await?;
+                row.map(Heartbeat::try_from).transpose()
+            }
+
+            async fn get_heartbeat(&self, id: Uuid) -> StoreResult<Heartbeat> {
+                let row: Option<HeartbeatRow> = sqlx::query_as(
+                    "SELECT id, service, name, interval_ms, grace_ms, origin, created_at, last_ping_at \
+                     FROM heartbeats WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(self.reader())
+                .await?;
+                row.ok_or_else(|| StoreError::NotFound(format!("heartbeat {id}")))?
+                    .try_into()
+            }
+
+            async fn list_heartbeats(&self) -> StoreResult<Vec<Heartbeat>> {
+                let rows: Vec<HeartbeatRow> = sqlx::query_as(
+                    "SELECT id, service, name, interval_ms, grace_ms, origin, created_at, last_ping_at \
+                     FROM heartbeats ORDER BY service, name",
+                )
+                .fetch_all(self.reader())
+                .await?;
+                rows::all(rows)
+            }
+
+            async fn record_ping(
+                &self,
+                id: Uuid,
+                at: DateTime<Utc>,
+                jobs: JobsFor<'_, Heartbeat>,
+            ) -> StoreResult<Heartbeat> {
+                let mut tx = self.begin_write().await?;
+                let row: Option<HeartbeatRow> = sqlx::query_as(
+                    "UPDATE heartbeats SET last_ping_at = CASE \
+                         WHEN last_ping_at IS NULL OR last_ping_at < $2 THEN $2 ELSE last_ping_at END \
+                     WHERE id = $1 \
+                     RETURNING id, service, name, interval_ms, grace_ms, origin, created_at, last_ping_at",
+                )
+                .bind(id)
+                .bind(at)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let heartbeat: Heartbeat = row
+                    .ok_or_else(|| StoreError::NotFound(format!("heartbeat {id}")))?
+                    .try_into()?;
+                let jobs = jobs(&heartbeat);
+                Self::insert_jobs(&mut tx, &jobs, at).await?;
+                tx.commit().await?;
+                self.signal_jobs(&jobs);
+                Ok(heartbeat)
             }
 
             async fn get_alert(&self, id: AlertId) -> StoreResult<Alert> {
