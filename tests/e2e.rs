@@ -16,6 +16,8 @@ use tokio::process::{Child, Command};
 const BIN: &str = env!("CARGO_BIN_EXE_tocsin");
 const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tocsin.example.toml");
 const PATIENCE: Duration = Duration::from_secs(30);
+/// The key the example configuration's Alertmanager integration reads from its `key_env`.
+const ALERTMANAGER_KEY: &str = "e2e-alertmanager-key";
 
 /// A scratch directory with a database and a configuration file in it.
 struct Site {
@@ -49,6 +51,7 @@ impl Site {
         let mut cmd = Command::new(BIN);
         cmd.args(args)
             .env("TOCSIN_CONFIG", &self.config)
+            .env("CHECKOUT_ALERTMANAGER_KEY", ALERTMANAGER_KEY)
             .env("DATABASE_URL", self.database_url())
             .env("TOCSIN_LISTEN", "127.0.0.1:0")
             .env_remove("RUST_LOG")
@@ -207,14 +210,7 @@ async fn incidents_declared_over_rest_and_console_are_read_back_and_counted() {
     let card = read_until(&mut lines, "[MAJOR] INC-2 Checkout slow").await;
     let card = card + &read_until(&mut lines, "Resolve").await;
     assert!(card.contains("#inc-2-checkout-slow"), "{card}");
-    let buttons = card.lines().last().unwrap().to_owned();
-    let resolve = buttons
-        .split("   ")
-        .find(|b| b.contains("Resolve"))
-        .and_then(|b| b.trim().strip_prefix('['))
-        .and_then(|b| b.split(']').next())
-        .unwrap()
-        .to_owned();
+    let resolve = button(&card, "Resolve");
     stdin
         .write_all(b"/join inc-2-checkout-slow\n/incident update Rolled back the deploy\n")
         .await
@@ -249,6 +245,86 @@ async fn incidents_declared_over_rest_and_console_are_read_back_and_counted() {
         );
     }
     assert!(metrics.contains("tocsin_jobs{state="), "{metrics}");
+}
+
+/// The number printed beside the button labelled `label` on the last card in `printed`.
+fn button(printed: &str, label: &str) -> String {
+    printed
+        .lines()
+        .rev()
+        .flat_map(|line| line.split("   "))
+        .find(|choice| choice.trim().trim_end_matches('!').ends_with(label))
+        .and_then(|choice| choice.trim().strip_prefix('['))
+        .and_then(|choice| choice.split(']').next())
+        .unwrap_or_else(|| panic!("no [{label}] button in:\n{printed}"))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn an_alertmanager_alert_reaches_the_console_and_is_acknowledged_with_its_button() {
+    let site = Site::new("30m");
+    let server = site.serve().await;
+    let token = site.token("e2e", "admin").await;
+    let fixtures = std::env::var("TOCSIN_FIXTURES")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures").to_owned());
+    let body = std::fs::read(format!(
+        "{fixtures}/alerts/alertmanager/webhook_v4_firing_2.json"
+    ))
+    .unwrap();
+    let response = server
+        .http
+        .post(format!(
+            "{}/api/v1/integrations/{ALERTMANAGER_KEY}/alertmanager",
+            server.base
+        ))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    let mut console = site
+        .command(&["console", "--as", "alice"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = console.stdin.take().unwrap();
+    let mut lines = BufReader::new(console.stdout.take().unwrap()).lines();
+    let card = read_until(&mut lines, "[CRITICAL] p99 latency above 2s on checkout-0").await;
+    let card = card + &read_until(&mut lines, "Declare incident").await;
+    assert!(card.contains("#alerts"), "{card}");
+    for label in ["Acknowledge", "Escalate", "Resolve", "Declare incident"] {
+        button(&card, label);
+    }
+    stdin
+        .write_all(format!("{}\n", button(&card, "Acknowledge")).as_bytes())
+        .await
+        .unwrap();
+    read_until(
+        &mut lines,
+        "Acknowledged: p99 latency above 2s on checkout-0",
+    )
+    .await;
+    // The card is edited in place: acknowledged, and no Acknowledge button any more.
+    let updated = read_until(&mut lines, "acknowledged by user:alice").await;
+    let updated = updated + &read_until(&mut lines, "Declare incident").await;
+    assert!(
+        !updated.lines().last().unwrap().contains("Acknowledge"),
+        "{updated}"
+    );
+    stdin.write_all(b"/quit\n").await.unwrap();
+    assert!(console.wait().await.unwrap().success());
+
+    let (_, acked) = server
+        .get("/api/v1/alerts?status=acknowledged", &token)
+        .await;
+    let acked = acked["alerts"].as_array().unwrap();
+    assert_eq!(acked.len(), 1);
+    assert_eq!(acked[0]["dedup_key"], "bc2ad8121cfbac33");
+    assert_eq!(acked[0]["acknowledged_by"], "user:alice");
 }
 
 /// Waits until the wall clock passes `deadline`: the real binary runs on the real clock,

@@ -18,8 +18,24 @@ const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres"
 
 /// For every `name` given, expects an `async fn name(store: Arc<dyn Store>)` beside the
 /// macro call and generates `mod name { sqlite, postgres }`, two tests running it on a
-/// fresh, migrated store of each backend.
+/// fresh, migrated store of each backend. `conformance!(db: …)` passes the whole [`Db`]
+/// instead, for tests that open the database a second time (a restart, a replica).
 macro_rules! conformance {
+    (db: $($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test]
+                async fn sqlite() {
+                    $crate::common::on($crate::common::Backend::Sqlite, super::$name).await;
+                }
+
+                #[tokio::test]
+                async fn postgres() {
+                    $crate::common::on($crate::common::Backend::Postgres, super::$name).await;
+                }
+            }
+        )+
+    };
     ($($name:ident),+ $(,)?) => {
         $(
             mod $name {
