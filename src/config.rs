@@ -580,10 +580,31 @@ impl Config {
                     }),
             );
             for (j, integration) in service.integrations.iter().enumerate() {
-                c.env_var(
-                    &at.key("integrations").at(j).key("key_env"),
-                    &integration.key_env,
-                );
+                let at = at.key("integrations").at(j);
+                c.env_var(&at.key("key_env"), &integration.key_env);
+                match (&integration.mapping, integration.kind) {
+                    (None, IntegrationKind::Generic) => c.report(
+                        &at.key("mapping"),
+                        Part::Value,
+                        "a generic integration needs a [services.integrations.mapping] with at \
+                         least `summary` and `dedup_key` (JSON pointers)"
+                            .to_owned(),
+                    ),
+                    (Some(_), kind) if kind != IntegrationKind::Generic => c.report(
+                        &at.key("mapping"),
+                        Part::Key,
+                        format!(
+                            "only generic integrations take a mapping; this one is {}",
+                            kind.as_str()
+                        ),
+                    ),
+                    (Some(mapping), _) => {
+                        if let Err(message) = mapping.validate() {
+                            c.report(&at.key("mapping"), Part::Value, message);
+                        }
+                    }
+                    (None, _) => {}
+                }
             }
             c.distinct(
                 "heartbeat name",
@@ -1280,7 +1301,7 @@ key_env = "CHECKOUT_KEY"
 
     #[test]
     fn integration_names_are_unique_within_a_service_only() {
-        let second = "[[services.integrations]]\nname = \"prometheus\"\nkind = \"generic\"\nkey_env = \"K2\"\n";
+        let second = "[[services.integrations]]\nname = \"prometheus\"\nkind = \"grafana\"\nkey_env = \"K2\"\n";
         let text = format!("{BASE}{second}");
         let first = line_of(&text, "name = \"prometheus\"", 0);
         assert_problem(
@@ -1536,6 +1557,122 @@ key_env = "CHECKOUT_KEY"
             "`s3cr3t-k3y` is not an environment variable name (A-Z, 0-9 and `_`); \
              name the variable that holds the key, not the key itself",
         );
+    }
+
+    const HEARTBEAT: &str = r#"
+[[services.heartbeats]]
+name = "nightly-backup"
+interval = "24h"
+key_env = "BACKUP_KEY"
+"#;
+
+    #[test]
+    fn heartbeats_parse_with_a_default_grace_and_their_durations_are_checked() {
+        let text = format!("{BASE}{HEARTBEAT}");
+        let config = Config::parse("tocsin.toml", &text).unwrap_or_else(|e| panic!("{e}"));
+        let heartbeat = &config.services[0].heartbeats[0];
+        assert_eq!(
+            duration(&heartbeat.interval),
+            Some(chrono::Duration::hours(24))
+        );
+        assert_eq!(
+            duration(&heartbeat.grace),
+            Some(chrono::Duration::minutes(1))
+        );
+
+        let text = edit(&text, "interval = \"24h\"", "interval = \"daily\"");
+        let (line, key, message) = only_problem(&text);
+        assert_eq!(line, Some(line_of(&text, "interval =", 0)));
+        assert_eq!(key, "services[0].heartbeats[0].interval");
+        assert!(message.starts_with("invalid duration `daily`"), "{message}");
+    }
+
+    #[test]
+    fn heartbeat_names_are_unique_slugs_with_an_env_var_key() {
+        let text = format!("{BASE}{HEARTBEAT}{HEARTBEAT}");
+        let first = line_of(&text, "name = \"nightly-backup\"", 0);
+        assert_problem(
+            &text,
+            "name = \"nightly-backup\"",
+            1,
+            "services[0].heartbeats[1].name",
+            &format!("duplicate heartbeat name `nightly-backup` (first at line {first})"),
+        );
+        let text = edit(
+            &format!("{BASE}{HEARTBEAT}"),
+            "\"nightly-backup\"",
+            "\"Nightly Backup\"",
+        );
+        assert_problem(
+            &text,
+            "name = \"Nightly Backup\"",
+            0,
+            "services[0].heartbeats[0].name",
+            "name `Nightly Backup` must be lowercase letters, digits, `-` and `_`",
+        );
+        let text = edit(
+            &format!("{BASE}{HEARTBEAT}"),
+            "\"BACKUP_KEY\"",
+            "\"tcn_abc\"",
+        );
+        let (_, key, _) = only_problem(&text);
+        assert_eq!(key, "services[0].heartbeats[0].key_env");
+    }
+
+    #[test]
+    fn a_generic_integration_needs_a_valid_mapping_and_only_generic_ones_take_one() {
+        let generic = edit(BASE, "kind = \"alertmanager\"", "kind = \"generic\"");
+        let (line, key, message) = only_problem(&generic);
+        assert_eq!(key, "services[0].integrations[0].mapping");
+        assert_eq!(
+            line,
+            Some(line_of(&generic, "[[services.integrations]]", 0))
+        );
+        assert!(
+            message.starts_with("a generic integration needs"),
+            "{message}"
+        );
+
+        let mapped = format!(
+            "{generic}[services.integrations.mapping]\nsummary = \"/title\"\ndedup_key = \"/id\"\n"
+        );
+        let config = Config::parse("tocsin.toml", &mapped).unwrap_or_else(|e| panic!("{e}"));
+        let mapping = config.services[0].integrations[0].mapping.as_ref().unwrap();
+        assert_eq!(
+            (mapping.summary.as_str(), mapping.dedup_key.as_str()),
+            ("/title", "/id")
+        );
+
+        let bad_pointer = edit(&mapped, "\"/title\"", "\"title\"");
+        let (_, key, _) = only_problem(&bad_pointer);
+        assert_eq!(key, "services[0].integrations[0].mapping");
+
+        let not_generic = edit(&mapped, "kind = \"generic\"", "kind = \"grafana\"");
+        let (_, key, message) = only_problem(&not_generic);
+        assert_eq!(key, "services[0].integrations[0].mapping");
+        assert_eq!(
+            message,
+            "only generic integrations take a mapping; this one is grafana"
+        );
+    }
+
+    #[test]
+    fn alert_routing_defaults_and_unknown_urgency_severities() {
+        let config = Config::parse("tocsin.toml", BASE).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.services[0].alerts_channel, "alerts");
+        assert_eq!(
+            config.services[0].high_urgency,
+            [AlertSeverity::Critical, AlertSeverity::Error]
+        );
+        let text = edit(
+            BASE,
+            "escalation_policy = \"checkout\"\n[[services.integrations]]",
+            "escalation_policy = \"checkout\"\nhigh_urgency = [\"urgent\"]\n[[services.integrations]]",
+        );
+        let (line, key, message) = only_problem(&text);
+        assert_eq!(line, Some(line_of(&text, "high_urgency", 0)));
+        assert!(key.starts_with("services[0].high_urgency"), "{key}");
+        assert!(message.contains("urgent"), "{message}");
     }
 
     #[test]
