@@ -436,6 +436,32 @@ async fn bad_input_gets_a_json_error_and_changes_nothing(app: TestApp) {
         Some("colour"),
     );
 
+    // NUL characters: PostgreSQL cannot store them, so neither backend accepts them.
+    let (s, b) = app
+        .json(
+            "POST",
+            "/api/v1/incidents",
+            &app.responder,
+            json!({"title": "bad\u{0}title", "severity": "sev1"}),
+        )
+        .await;
+    assert_error(
+        s,
+        &b,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unprocessable",
+        Some("title"),
+    );
+    let (s, b) = app
+        .json(
+            "POST",
+            "/api/v1/incidents",
+            &app.responder,
+            json!({"title": "x", "severity": "sev1", "commander": "al\u{0}ice"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+
     // Changing a resolved incident, or several changes of which one is illegal.
     let (s, b) = app
         .json(

@@ -14,7 +14,7 @@ use crate::Core;
 use crate::jobs::{Handlers, JobError, JobHandler};
 use crate::model::{
     AlertAction, AlertEvent, AlertId, AlertKey, AlertSeverity, Heartbeat, IngestEvent,
-    IngestOutcome, IngestResult, Integration, Job, NewAlert, NewJob, ServiceId, Urgency,
+    IngestOutcome, IngestResult, Integration, Job, Link, NewAlert, NewJob, ServiceId, Urgency,
 };
 use crate::ops::{CORE_QUEUE, CoreResult, Invalid, chat_queue, kinds};
 
@@ -78,17 +78,28 @@ impl Core {
                     service: integration.service.clone(),
                     source: integration.kind.clone(),
                     // A sender without a key gets the new alert's id back as its key.
-                    dedup_key: event.dedup_key.unwrap_or_else(|| id.to_string()),
+                    dedup_key: event.dedup_key.map_or_else(|| id.to_string(), storable),
                     severity: event.severity,
                     urgency: if high_urgency.contains(&event.severity) {
                         Urgency::High
                     } else {
                         Urgency::Low
                     },
-                    summary: event.summary,
-                    details: event.details,
-                    labels: event.labels,
-                    links: event.links,
+                    summary: storable(event.summary),
+                    details: storable_json(event.details),
+                    labels: event
+                        .labels
+                        .into_iter()
+                        .map(|(k, v)| (storable(k), storable(v)))
+                        .collect(),
+                    links: event
+                        .links
+                        .into_iter()
+                        .map(|l| Link {
+                            href: storable(l.href),
+                            text: l.text.map(storable),
+                        })
+                        .collect(),
                     at: now,
                 })
             }
@@ -96,7 +107,7 @@ impl Core {
                 let alert_key = AlertKey {
                     service: integration.service.clone(),
                     source: integration.kind.clone(),
-                    dedup_key: key(event.dedup_key)?,
+                    dedup_key: storable(key(event.dedup_key)?),
                     at: now,
                 };
                 if action == AlertAction::Resolve {
@@ -211,6 +222,32 @@ impl Core {
                 .await?;
         }
         Ok(heartbeat)
+    }
+}
+
+/// Text as the store can keep it on every backend: monitoring tools send NUL characters now
+/// and then (valid JSON, refused by PostgreSQL), and an alert must never be lost for one.
+/// They become U+FFFD, the replacement character, so the change stays visible.
+fn storable(text: String) -> String {
+    if text.contains('\0') {
+        text.replace('\0', "\u{FFFD}")
+    } else {
+        text
+    }
+}
+
+fn storable_json(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => Value::String(storable(s)),
+        Value::Array(items) => Value::Array(items.into_iter().map(storable_json).collect()),
+        Value::Object(fields) => Value::Object(
+            fields
+                .into_iter()
+                .map(|(k, v)| (storable(k), storable_json(v)))
+                .collect(),
+        ),
+        other => other,
     }
 }
 

@@ -49,7 +49,9 @@ impl JobError {
 impl From<StoreError> for JobError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NotFound(_) | StoreError::Corrupt(_) => JobError::permanent(e),
+            StoreError::NotFound(_) | StoreError::Corrupt(_) | StoreError::Unstorable(_) => {
+                JobError::permanent(e)
+            }
             other => JobError::retry(other),
         }
     }

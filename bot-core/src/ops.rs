@@ -326,6 +326,12 @@ fn checked_text(field: &'static str, text: &str, max: usize) -> CoreResult<Strin
             format!("{field} is longer than {max} characters"),
         ));
     }
+    if text.contains('\0') {
+        return Err(invalid(
+            field,
+            format!("{field} must not contain NUL characters"),
+        ));
+    }
     Ok(text.to_owned())
 }
 

@@ -94,6 +94,7 @@ impl From<StoreError> for Failure {
             StoreError::NotFound(what) => Failure::Refused(format!("{what} not found")),
             StoreError::Conflict(why) => Failure::Refused(why),
             StoreError::Transition(t) => Failure::Refused(t.to_string()),
+            StoreError::Unstorable(why) => Failure::Refused(why),
             other => Failure::Internal(other.to_string()),
         }
     }

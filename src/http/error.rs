@@ -120,6 +120,7 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(what) => ApiError::not_found(format!("{what} not found")),
             StoreError::Conflict(why) => ApiError::new(StatusCode::CONFLICT, why),
             StoreError::Transition(t) => ApiError::new(StatusCode::CONFLICT, t.to_string()),
+            StoreError::Unstorable(why) => ApiError::unprocessable(why),
             other => ApiError::internal(other),
         }
     }

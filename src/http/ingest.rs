@@ -280,7 +280,7 @@ async fn status_of(state: &AppState, heartbeat: Heartbeat) -> Result<HeartbeatSt
 }
 
 /// Ping a heartbeat monitor (GET or POST; the body is ignored).
-#[utoipa::path(post, path = "/api/v1/heartbeats/{key}", tag = "ingest",
+#[utoipa::path(method(get, post), path = "/api/v1/heartbeats/{key}", tag = "ingest",
     params(("key" = String, Path, description = "the heartbeat's secret key")),
     responses((status = 200, body = HeartbeatStatus), (status = 404, body = ErrorBody)))]
 pub async fn ping(

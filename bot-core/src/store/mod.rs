@@ -46,13 +46,31 @@ pub enum StoreError {
     Transition(#[from] TransitionError),
     #[error("stored data is not valid: {0}")]
     Corrupt(String),
+    /// Input the database cannot store as text (PostgreSQL refuses NUL characters).
+    #[error("{0}")]
+    Unstorable(String),
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     #[error("applying migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            // character_not_in_repertoire, untranslatable_character: text with a NUL (or
+            // another character the database encoding cannot hold) reached a parameter.
+            sqlx::Error::Database(db)
+                if matches!(db.code().as_deref(), Some("22021" | "22P05")) =>
+            {
+                StoreError::Unstorable("text must not contain NUL characters".into())
+            }
+            _ => StoreError::Database(e),
+        }
+    }
+}
 
 /// A stored API token, without its secret.
 #[derive(Debug, Clone, PartialEq)]
