@@ -171,6 +171,51 @@ async fn jobs_run(db: db::Db, jobs: usize) -> String {
     )
 }
 
+/// Alerts ingested per second through `Core::ingest` (no HTTP), in batches of `batch`
+/// distinct alerts, each batch one transaction: the store's share of ingestion.
+async fn alerts_ingested(db: db::Db, seconds: u64, batch: usize) -> String {
+    use bot_core::model::{AlertAction, AlertEvent, AlertSeverity, Integration};
+    let config = tocsin::config::Config::default();
+    db.store
+        .replace_directory(&tocsin::app::directory(&config))
+        .await
+        .unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let core = tocsin::app::core(db.store.clone(), clock.clone(), &config);
+    let integration = Integration {
+        id: uuid::Uuid::now_v7(),
+        service: "checkout".into(),
+        name: "bench".into(),
+        kind: "alertmanager".into(),
+        origin: "cli".into(),
+        settings: serde_json::json!({}),
+        created_at: clock.now(),
+    };
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let (mut alerts, mut n) = (0usize, 0usize);
+    let started = Instant::now();
+    while Instant::now() < deadline {
+        let events = (0..batch)
+            .map(|i| AlertEvent {
+                action: AlertAction::Trigger,
+                dedup_key: Some(format!("{n:08x}-{i}")),
+                severity: AlertSeverity::Warning,
+                summary: format!("bench alert {n}-{i}"),
+                details: serde_json::json!({ "annotations": { "summary": "bench" } }),
+                labels: [("alertname".to_owned(), "BenchAlert".to_owned())].into(),
+                links: Vec::new(),
+            })
+            .collect();
+        alerts += core.ingest(&integration, events).await.unwrap().len();
+        n += 1;
+    }
+    format!(
+        "alerts through the core, batch {batch}: {:.0}/s ({alerts} in {:.1} s)",
+        alerts as f64 / started.elapsed().as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    )
+}
+
 #[tokio::main]
 async fn main() {
     let args = args();
@@ -195,6 +240,12 @@ async fn main() {
             println!("{backend:?}: {}", jobs_run(db, jobs).await);
         })
         .await;
+        for batch in [1, 100] {
+            db::on(backend, move |db| async move {
+                println!("{backend:?}: {}", alerts_ingested(db, seconds, batch).await);
+            })
+            .await;
+        }
     }
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(

@@ -9,11 +9,11 @@ use std::sync::{Arc, Mutex};
 
 use bot_core::Clock;
 use bot_core::model::{
-    Actor, Alert, AlertFilter, AlertId, AlertSeverity, AlertStatus, ChannelRef, Directory,
-    Incident, IncidentChange, IncidentFilter, IncidentId, IncidentStatus, Job, JobState, Link,
-    NewAlert, NewIncident, NewJob, NewStatusUpdate, NewTimelineEntry, Role, Service, Severity,
-    StatusUpdate, Subject, Team, TimelineEntry, TimelineKind, TransitionError, TriggerOutcome,
-    Urgency, User, Visibility,
+    Actor, Alert, AlertFilter, AlertId, AlertKey, AlertSeverity, AlertStatus, ChannelRef,
+    Directory, Incident, IncidentChange, IncidentFilter, IncidentId, IncidentStatus, IngestEvent,
+    IngestOutcome, IngestResult, Job, JobState, Link, NewAlert, NewIncident, NewJob,
+    NewStatusUpdate, NewTimelineEntry, Role, Service, Severity, StatusUpdate, Subject, Team,
+    TimelineEntry, TimelineKind, TransitionError, TriggerOutcome, Urgency, User, Visibility,
 };
 use bot_core::store::{Counts, PostedMessage, Store, StoreError, no_jobs};
 use chrono::{DateTime, Duration, Utc};
@@ -2109,4 +2109,103 @@ async fn replicas_replacing_the_directory_at_once_all_succeed_on_postgres() {
         assert_eq!(store.list_services().await.unwrap(), directory().services);
     })
     .await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Ingesting batches
+
+conformance!(a_batch_applies_its_events_in_order_in_one_transaction);
+
+fn key_event(key: &str, at: DateTime<Utc>) -> AlertKey {
+    AlertKey {
+        service: "checkout".into(),
+        source: "alertmanager".into(),
+        dedup_key: key.into(),
+        at,
+    }
+}
+
+async fn a_batch_applies_its_events_in_order_in_one_transaction(store: Arc<dyn Store>) {
+    let t = clock().now();
+    let existing = store
+        .trigger_alert(trigger("checkout", "disk", t), &no_jobs)
+        .await
+        .unwrap();
+    let later = t + Duration::seconds(30);
+    let first = trigger("checkout", "cpu", later);
+    let reopened = trigger("checkout", "cpu", later);
+    let batch = [
+        IngestEvent::Trigger(trigger("checkout", "disk", later)), // repeat of an existing alert
+        IngestEvent::Trigger(first.clone()),                      // opens
+        IngestEvent::Acknowledge(key_event("cpu", later)),        // acks the one just opened
+        IngestEvent::Resolve(key_event("cpu", later)),            // resolves it
+        IngestEvent::Trigger(reopened.clone()), // the key is free again: opens anew
+        IngestEvent::Resolve(key_event("memory", later)), // names no open alert
+        IngestEvent::Acknowledge(key_event("disk", later)), // acks the existing one
+        IngestEvent::Acknowledge(key_event("disk", later)), // twice: unchanged
+    ];
+    let seen = std::sync::Mutex::new(Vec::new());
+    let jobs = |outcomes: &[IngestOutcome]| {
+        seen.lock()
+            .unwrap()
+            .extend(outcomes.iter().map(|o| o.result));
+        vec![NewJob::new("core", "test.after_batch", json!({}), later)]
+    };
+    let outcomes = store.ingest(&batch, &jobs).await.unwrap();
+    let results: Vec<IngestResult> = outcomes.iter().map(|o| o.result).collect();
+    use IngestResult::*;
+    assert_eq!(
+        results,
+        [
+            Repeated,
+            Created,
+            Acknowledged,
+            Resolved,
+            Created,
+            Unchanged,
+            Acknowledged,
+            Unchanged
+        ]
+    );
+    assert_eq!(
+        *seen.lock().unwrap(),
+        results,
+        "the jobs closure sees every outcome"
+    );
+
+    let disk = store.get_alert(existing.alert.id).await.unwrap();
+    assert_eq!(
+        (disk.status, disk.event_count),
+        (AlertStatus::Acknowledged, 2)
+    );
+    assert_eq!(disk.last_seen_at, later);
+    let cpu = store.get_alert(first.id).await.unwrap();
+    assert_eq!(cpu.status, AlertStatus::Resolved);
+    assert_eq!(
+        cpu.acknowledged_by.as_deref(),
+        Some("integration:alertmanager")
+    );
+    let again = store.get_alert(reopened.id).await.unwrap();
+    assert_eq!((again.status, again.event_count), (AlertStatus::Open, 1));
+    let kinds =
+        |entries: Vec<TimelineEntry>| entries.into_iter().map(|e| e.kind).collect::<Vec<_>>();
+    assert_eq!(
+        kinds(store.timeline(Subject::Alert(cpu.id)).await.unwrap()),
+        [
+            TimelineKind::AlertTriggered,
+            TimelineKind::AlertAcknowledged,
+            TimelineKind::AlertResolved
+        ]
+    );
+    assert_eq!(
+        kinds(store.timeline(Subject::Alert(disk.id)).await.unwrap()),
+        [
+            TimelineKind::AlertTriggered,
+            TimelineKind::AlertRepeated,
+            TimelineKind::AlertAcknowledged
+        ]
+    );
+    let queued = store.list_jobs(Some(JobState::Queued), 10).await.unwrap();
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].kind, "test.after_batch");
 }

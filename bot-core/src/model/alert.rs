@@ -115,6 +115,30 @@ pub struct AlertFilter {
 }
 
 impl Alert {
+    /// The alert a first trigger opens.
+    pub fn open(new: &NewAlert) -> Alert {
+        Alert {
+            id: new.id,
+            service: new.service.clone(),
+            source: new.source.clone(),
+            dedup_key: new.dedup_key.clone(),
+            severity: new.severity,
+            urgency: new.urgency,
+            summary: new.summary.clone(),
+            details: new.details.clone(),
+            labels: new.labels.clone(),
+            links: new.links.clone(),
+            status: AlertStatus::Open,
+            event_count: 1,
+            created_at: new.at,
+            last_seen_at: new.at,
+            acknowledged_by: None,
+            acknowledged_at: None,
+            resolved_by: None,
+            resolved_at: None,
+        }
+    }
+
     pub fn is_open(&self) -> bool {
         self.status != AlertStatus::Resolved
     }

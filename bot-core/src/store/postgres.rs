@@ -48,8 +48,9 @@ impl super::sql::Dialect for PostgresStore {
         commander, communications_lead, responders, services, declared_by, declared_at, \
         updated_at, resolved_at FROM incidents WHERE id = $1 FOR UPDATE";
     const ALERT_FOR_UPDATE: &'static str = "SELECT * FROM alerts WHERE id = $1 FOR UPDATE";
-    const OPEN_ALERT_BY_KEY: &'static str = "SELECT * FROM alerts \
-        WHERE service = $1 AND dedup_key = $2 AND status <> 'resolved' FOR UPDATE";
+    const OPEN_ALERTS_BY_KEYS: &'static str = "SELECT * FROM alerts WHERE service = $1 \
+        AND status <> 'resolved' AND dedup_key IN (SELECT jsonb_array_elements_text($2)) \
+        FOR UPDATE";
     const CLAIM_JOBS: &'static str = "WITH due AS (SELECT id FROM jobs \
             WHERE queue IN (SELECT jsonb_array_elements_text($4)) \
               AND ((state = 'queued' AND run_at <= $3) OR (state = 'running' AND lease_until <= $3)) \
@@ -69,4 +70,4 @@ impl super::sql::Dialect for PostgresStore {
         Some("LOCK TABLE users, user_identities, teams, services IN SHARE ROW EXCLUSIVE MODE");
 }
 
-impl_store!(PostgresStore, PgConnection);
+impl_store!(PostgresStore, PgConnection, Postgres);

@@ -11,8 +11,9 @@ pub(super) trait Dialect {
     const INCIDENT_FOR_UPDATE: &'static str;
     /// `SELECT * FROM alerts WHERE id = $1`, locking the row where the backend can.
     const ALERT_FOR_UPDATE: &'static str;
-    /// The unresolved alert with service `$1` and dedup key `$2`, locked where possible.
-    const OPEN_ALERT_BY_KEY: &'static str;
+    /// The unresolved alerts of service `$1` whose dedup key is in the JSON array `$2`,
+    /// locked where possible.
+    const OPEN_ALERTS_BY_KEYS: &'static str;
     /// Claims due jobs: `$1` owner, `$2` lease_until, `$3` now, `$4` JSON array of queues,
     /// `$5` limit. Returns the claimed rows.
     const CLAIM_JOBS: &'static str;
@@ -24,8 +25,13 @@ pub(super) trait Dialect {
     const LOCK_DIRECTORY: Option<&'static str>;
 }
 
+/// Rows per multi-row INSERT: far below SQLite's 32,766 and PostgreSQL's 65,535 bind
+/// parameters at the widest table (alerts, 18 columns).
+pub(super) const ROWS_PER_STATEMENT: usize = 500;
+
 macro_rules! impl_store {
-    ($store:ty, $conn:ty) => {
+    ($store:ty, $conn:ty, $db:ty) => {
+        use std::collections::{HashMap, HashSet};
         use std::sync::Arc;
 
         use async_trait::async_trait;
@@ -36,7 +42,7 @@ macro_rules! impl_store {
 
         use crate::model::*;
         use crate::store::rows::{self, *};
-        use crate::store::sql::Dialect;
+        use crate::store::sql::{Dialect, ROWS_PER_STATEMENT};
         use crate::store::*;
 
         impl $store {
@@ -89,26 +95,53 @@ macro_rules! impl_store {
                 jobs: &[NewJob],
                 now: DateTime<Utc>,
             ) -> StoreResult<Vec<JobId>> {
-                let mut ids = Vec::with_capacity(jobs.len());
-                for job in jobs {
-                    let id = JobId::new();
-                    sqlx::query(
+                let ids: Vec<JobId> = jobs.iter().map(|_| JobId::new()).collect();
+                let rows: Vec<(&JobId, &NewJob)> = ids.iter().zip(jobs).collect();
+                for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+                    let mut insert = sqlx::QueryBuilder::<$db>::new(
                         "INSERT INTO jobs (id, queue, kind, payload, state, run_at, attempts, \
-                         max_attempts, created_at, updated_at) \
-                         VALUES ($1, $2, $3, $4, 'queued', $5, 0, $6, $7, $7)",
-                    )
-                    .bind(id.0)
-                    .bind(&job.queue)
-                    .bind(&job.kind)
-                    .bind(Json(&job.payload))
-                    .bind(job.run_at)
-                    .bind(job.max_attempts)
-                    .bind(now)
-                    .execute(&mut *conn)
-                    .await?;
-                    ids.push(id);
+                         max_attempts, created_at, updated_at) ",
+                    );
+                    insert.push_values(chunk, |mut row, (id, job)| {
+                        row.push_bind(id.0)
+                            .push_bind(job.queue.clone())
+                            .push_bind(job.kind.clone())
+                            .push_bind(Json(job.payload.clone()))
+                            .push_bind("queued")
+                            .push_bind(job.run_at)
+                            .push_bind(0i32)
+                            .push_bind(job.max_attempts)
+                            .push_bind(now)
+                            .push_bind(now);
+                    });
+                    insert.build().execute(&mut *conn).await?;
                 }
                 Ok(ids)
+            }
+
+            /// Writes timeline entries already built (ids and all), in one statement per
+            /// few hundred.
+            async fn insert_timeline_rows(
+                conn: &mut $conn,
+                entries: &[TimelineEntry],
+            ) -> StoreResult<()> {
+                for chunk in entries.chunks(ROWS_PER_STATEMENT) {
+                    let mut insert = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO timeline (id, incident_id, alert_id, at, kind, actor, text, data) ",
+                    );
+                    insert.push_values(chunk, |mut row, e| {
+                        row.push_bind(e.id)
+                            .push_bind(e.incident_id.map(|i| i.0))
+                            .push_bind(e.alert_id.map(|a| a.0))
+                            .push_bind(e.at)
+                            .push_bind(e.kind.as_str())
+                            .push_bind(e.actor.clone())
+                            .push_bind(e.text.clone())
+                            .push_bind(Json(e.data.clone()));
+                    });
+                    insert.build().execute(&mut *conn).await?;
+                }
+                Ok(())
             }
 
             async fn insert_timeline(
@@ -228,178 +261,204 @@ macro_rules! impl_store {
                 Ok(alert)
             }
 
-            /// Opens an alert, or folds the trigger into the open one with its key, and
-            /// records it in the alert's timeline.
-            async fn apply_trigger(conn: &mut $conn, new: &NewAlert) -> StoreResult<TriggerOutcome> {
-                let open: Option<AlertRow> = sqlx::query_as(<Self as Dialect>::OPEN_ALERT_BY_KEY)
-                    .bind(new.service.as_str())
-                    .bind(&new.dedup_key)
-                    .fetch_optional(&mut *conn)
-                    .await?;
-                let (outcome, kind, text) = match open {
-                    Some(row) => {
-                        let mut alert: Alert = row.try_into()?;
-                        let (kind, text) = alert.record_repeat(new.at);
-                        Self::write_alert(conn, &alert).await?;
-                        (TriggerOutcome { alert, created: false }, kind, text)
-                    }
-                    None => {
-                        let alert = Alert {
-                            id: new.id,
-                            service: new.service.clone(),
-                            source: new.source.clone(),
-                            dedup_key: new.dedup_key.clone(),
-                            severity: new.severity,
-                            urgency: new.urgency,
-                            summary: new.summary.clone(),
-                            details: new.details.clone(),
-                            labels: new.labels.clone(),
-                            links: new.links.clone(),
-                            status: AlertStatus::Open,
-                            event_count: 1,
-                            created_at: new.at,
-                            last_seen_at: new.at,
-                            acknowledged_by: None,
-                            acknowledged_at: None,
-                            resolved_by: None,
-                            resolved_at: None,
-                        };
-                        sqlx::query(
-                            "INSERT INTO alerts (id, service, source, dedup_key, severity, urgency, \
-                             summary, details, labels, links, status, event_count, created_at, \
-                             last_seen_at) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'open', 1, $11, $11)",
-                        )
-                        .bind(alert.id.0)
-                        .bind(alert.service.as_str())
-                        .bind(&alert.source)
-                        .bind(&alert.dedup_key)
-                        .bind(alert.severity.as_str())
-                        .bind(alert.urgency.as_str())
-                        .bind(&alert.summary)
-                        .bind(Json(&alert.details))
-                        .bind(Json(&alert.labels))
-                        .bind(Json(&alert.links))
-                        .bind(alert.created_at)
-                        .execute(&mut *conn)
-                        .await?;
-                        let text = format!("Triggered: {}", alert.summary);
-                        (TriggerOutcome { alert, created: true }, TimelineKind::AlertTriggered, text)
-                    }
-                };
-                Self::insert_timeline(
-                    conn,
-                    NewTimelineEntry {
-                        subject: Subject::Alert(outcome.alert.id),
-                        at: new.at,
-                        kind,
-                        actor: format!("integration:{}", new.source),
-                        text,
-                        data: serde_json::json!({}),
-                    },
-                )
-                .await?;
-                Ok(outcome)
-            }
-
-            /// Acknowledges or resolves the open alert a source names by key. A source that
-            /// repeats itself (acknowledging twice, resolving what is not open) is answered
-            /// `Unchanged`, not refused: senders retry, and PagerDuty accepts these too.
-            async fn apply_key_event(
+            /// Applies a batch of source events: reads the open alerts the batch's keys name
+            /// (locked where the backend can), applies every event in order in memory, and
+            /// writes the result with a few multi-row statements, so a batch of a hundred
+            /// alerts costs a handful of round trips, not hundreds.
+            async fn apply_batch(
                 conn: &mut $conn,
-                key: &AlertKey,
-                resolve: bool,
-            ) -> StoreResult<IngestOutcome> {
-                let open: Option<AlertRow> = sqlx::query_as(<Self as Dialect>::OPEN_ALERT_BY_KEY)
-                    .bind(key.service.as_str())
-                    .bind(&key.dedup_key)
-                    .fetch_optional(&mut *conn)
-                    .await?;
-                let Some(row) = open else {
-                    return Ok(IngestOutcome {
-                        dedup_key: key.dedup_key.clone(),
-                        result: IngestResult::Unchanged,
-                        alert: None,
-                    });
+                events: &[IngestEvent],
+            ) -> StoreResult<Vec<IngestOutcome>> {
+                let mut keys: HashMap<&str, Vec<&str>> = HashMap::new();
+                for event in events {
+                    let (service, key) = match event {
+                        IngestEvent::Trigger(new) => (new.service.as_str(), new.dedup_key.as_str()),
+                        IngestEvent::Acknowledge(k) | IngestEvent::Resolve(k) => {
+                            (k.service.as_str(), k.dedup_key.as_str())
+                        }
+                    };
+                    keys.entry(service).or_default().push(key);
+                }
+                // Open alerts by (service, key), and every alert touched by id.
+                let mut open: HashMap<(ServiceId, String), AlertId> = HashMap::new();
+                let mut alerts: HashMap<AlertId, Alert> = HashMap::new();
+                for (service, keys) in keys {
+                    let rows: Vec<AlertRow> = sqlx::query_as(<Self as Dialect>::OPEN_ALERTS_BY_KEYS)
+                        .bind(service)
+                        .bind(Json(keys))
+                        .fetch_all(&mut *conn)
+                        .await?;
+                    for row in rows {
+                        let alert: Alert = row.try_into()?;
+                        open.insert((alert.service.clone(), alert.dedup_key.clone()), alert.id);
+                        alerts.insert(alert.id, alert);
+                    }
+                }
+                // Existing alerts in the order of their first change, then new ones.
+                let mut changed: Vec<AlertId> = Vec::new();
+                let mut created: Vec<AlertId> = Vec::new();
+                let mut touched: HashSet<AlertId> = HashSet::new();
+                let mut timeline: Vec<TimelineEntry> = Vec::new();
+                let mut outcomes = Vec::with_capacity(events.len());
+                let entry = |alert: AlertId, at, kind, actor: String, text| TimelineEntry {
+                    id: Uuid::now_v7(),
+                    incident_id: None,
+                    alert_id: Some(alert),
+                    at,
+                    kind,
+                    actor,
+                    text,
+                    data: serde_json::json!({}),
                 };
-                let mut alert: Alert = row.try_into()?;
-                let actor = format!("integration:{}", key.source);
-                let applied = if resolve {
-                    alert.resolve(&actor, key.at)
-                } else {
-                    alert.acknowledge(&actor, key.at)
-                };
-                let Ok((kind, text)) = applied else {
-                    return Ok(IngestOutcome {
-                        dedup_key: key.dedup_key.clone(),
-                        result: IngestResult::Unchanged,
-                        alert: Some(alert),
-                    });
-                };
-                Self::write_alert(conn, &alert).await?;
-                Self::insert_timeline(
-                    conn,
-                    NewTimelineEntry {
-                        subject: Subject::Alert(alert.id),
-                        at: key.at,
-                        kind,
-                        actor,
-                        text,
-                        data: serde_json::json!({}),
-                    },
-                )
-                .await?;
-                let result = if resolve { IngestResult::Resolved } else { IngestResult::Acknowledged };
-                Ok(IngestOutcome { dedup_key: key.dedup_key.clone(), result, alert: Some(alert) })
+                for event in events {
+                    let outcome = match event {
+                        IngestEvent::Trigger(new) => {
+                            let key = (new.service.clone(), new.dedup_key.clone());
+                            let actor = format!("integration:{}", new.source);
+                            match open.get(&key).and_then(|id| alerts.get_mut(id)) {
+                                Some(alert) => {
+                                    let (kind, text) = alert.record_repeat(new.at);
+                                    timeline.push(entry(alert.id, new.at, kind, actor, text));
+                                    if touched.insert(alert.id) {
+                                        changed.push(alert.id);
+                                    }
+                                    IngestOutcome {
+                                        dedup_key: new.dedup_key.clone(),
+                                        result: IngestResult::Repeated,
+                                        alert: Some(alert.clone()),
+                                    }
+                                }
+                                None => {
+                                    let alert = Alert::open(new);
+                                    let text = format!("Triggered: {}", alert.summary);
+                                    timeline.push(entry(alert.id, new.at, TimelineKind::AlertTriggered, actor, text));
+                                    open.insert(key, alert.id);
+                                    touched.insert(alert.id);
+                                    created.push(alert.id);
+                                    alerts.insert(alert.id, alert.clone());
+                                    IngestOutcome {
+                                        dedup_key: new.dedup_key.clone(),
+                                        result: IngestResult::Created,
+                                        alert: Some(alert),
+                                    }
+                                }
+                            }
+                        }
+                        IngestEvent::Acknowledge(k) | IngestEvent::Resolve(k) => {
+                            let resolve = matches!(event, IngestEvent::Resolve(_));
+                            let key = (k.service.clone(), k.dedup_key.clone());
+                            let actor = format!("integration:{}", k.source);
+                            match open.get(&key).copied().and_then(|id| alerts.get_mut(&id)) {
+                                // A source repeating itself (acknowledging twice, resolving
+                                // what is not open) is answered `Unchanged`, not refused:
+                                // senders retry, and PagerDuty accepts these too.
+                                None => IngestOutcome {
+                                    dedup_key: k.dedup_key.clone(),
+                                    result: IngestResult::Unchanged,
+                                    alert: None,
+                                },
+                                Some(alert) => {
+                                    let applied = if resolve {
+                                        alert.resolve(&actor, k.at)
+                                    } else {
+                                        alert.acknowledge(&actor, k.at)
+                                    };
+                                    let result = match applied {
+                                        Err(_) => IngestResult::Unchanged,
+                                        Ok((kind, text)) => {
+                                            timeline.push(entry(alert.id, k.at, kind, actor, text));
+                                            if touched.insert(alert.id) {
+                                                changed.push(alert.id);
+                                            }
+                                            if resolve {
+                                                open.remove(&key);
+                                                IngestResult::Resolved
+                                            } else {
+                                                IngestResult::Acknowledged
+                                            }
+                                        }
+                                    };
+                                    IngestOutcome {
+                                        dedup_key: k.dedup_key.clone(),
+                                        result,
+                                        alert: Some(alert.clone()),
+                                    }
+                                }
+                            }
+                        }
+                    };
+                    outcomes.push(outcome);
+                }
+                // Existing alerts first: one resolved here frees its key for a new alert
+                // later in the same statement, and the one-open-alert-per-key index is
+                // checked row by row.
+                let rows: Vec<&Alert> = changed
+                    .iter()
+                    .chain(&created)
+                    .filter_map(|id| alerts.get(id))
+                    .collect();
+                Self::upsert_alerts(conn, &rows).await?;
+                Self::insert_timeline_rows(conn, &timeline).await?;
+                Ok(outcomes)
             }
 
-            /// One attempt at a trigger; a unique violation means a concurrent trigger with
-            /// the same key won the race, and the caller tries again to fold into it.
-            async fn try_trigger(
-                &self,
-                new: &NewAlert,
-                jobs: JobsFor<'_, TriggerOutcome>,
-            ) -> StoreResult<TriggerOutcome> {
-                let mut tx = self.begin_write().await?;
-                let outcome = Self::apply_trigger(&mut tx, new).await?;
-                let jobs = jobs(&outcome);
-                Self::insert_jobs(&mut tx, &jobs, new.at).await?;
-                tx.commit().await?;
-                self.signal_jobs(&jobs);
-                Ok(outcome)
+            async fn upsert_alerts(conn: &mut $conn, rows: &[&Alert]) -> StoreResult<()> {
+                for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+                    let mut upsert = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO alerts (id, service, source, dedup_key, severity, urgency, \
+                         summary, details, labels, links, status, event_count, created_at, \
+                         last_seen_at, acknowledged_by, acknowledged_at, resolved_by, resolved_at) ",
+                    );
+                    upsert.push_values(chunk, |mut row, a| {
+                        row.push_bind(a.id.0)
+                            .push_bind(a.service.to_string())
+                            .push_bind(a.source.clone())
+                            .push_bind(a.dedup_key.clone())
+                            .push_bind(a.severity.as_str())
+                            .push_bind(a.urgency.as_str())
+                            .push_bind(a.summary.clone())
+                            .push_bind(Json(a.details.clone()))
+                            .push_bind(Json(a.labels.clone()))
+                            .push_bind(Json(a.links.clone()))
+                            .push_bind(a.status.as_str())
+                            .push_bind(a.event_count)
+                            .push_bind(a.created_at)
+                            .push_bind(a.last_seen_at)
+                            .push_bind(a.acknowledged_by.clone())
+                            .push_bind(a.acknowledged_at)
+                            .push_bind(a.resolved_by.clone())
+                            .push_bind(a.resolved_at);
+                    });
+                    upsert.push(
+                        " ON CONFLICT (id) DO UPDATE SET status = excluded.status, \
+                         event_count = excluded.event_count, last_seen_at = excluded.last_seen_at, \
+                         acknowledged_by = excluded.acknowledged_by, \
+                         acknowledged_at = excluded.acknowledged_at, \
+                         resolved_by = excluded.resolved_by, resolved_at = excluded.resolved_at",
+                    );
+                    upsert.build().execute(&mut *conn).await?;
+                }
+                Ok(())
             }
 
-            /// One attempt at a batch, retried like [`Self::try_trigger`].
+            /// One attempt at a batch; a unique violation means a concurrent batch opened an
+            /// alert with one of our keys first, and the caller tries again to fold into it.
             async fn try_ingest(
                 &self,
                 events: &[IngestEvent],
                 jobs: JobsFor<'_, [IngestOutcome]>,
             ) -> StoreResult<Vec<IngestOutcome>> {
                 let mut tx = self.begin_write().await?;
-                let mut outcomes = Vec::with_capacity(events.len());
-                let mut latest = None;
-                for event in events {
-                    let outcome = match event {
-                        IngestEvent::Trigger(new) => {
-                            latest = latest.max(Some(new.at));
-                            let t = Self::apply_trigger(&mut tx, new).await?;
-                            let result =
-                                if t.created { IngestResult::Created } else { IngestResult::Repeated };
-                            IngestOutcome { dedup_key: new.dedup_key.clone(), result, alert: Some(t.alert) }
-                        }
-                        IngestEvent::Acknowledge(key) => {
-                            latest = latest.max(Some(key.at));
-                            Self::apply_key_event(&mut tx, key, false).await?
-                        }
-                        IngestEvent::Resolve(key) => {
-                            latest = latest.max(Some(key.at));
-                            Self::apply_key_event(&mut tx, key, true).await?
-                        }
-                    };
-                    outcomes.push(outcome);
-                }
+                let outcomes = Self::apply_batch(&mut tx, events).await?;
                 let jobs = jobs(&outcomes);
-                if let Some(at) = latest {
+                let at = events
+                    .iter()
+                    .map(|e| match e {
+                        IngestEvent::Trigger(new) => new.at,
+                        IngestEvent::Acknowledge(k) | IngestEvent::Resolve(k) => k.at,
+                    })
+                    .max();
+                if let Some(at) = at {
                     Self::insert_jobs(&mut tx, &jobs, at).await?;
                 }
                 tx.commit().await?;
@@ -1010,17 +1069,16 @@ macro_rules! impl_store {
                 new: NewAlert,
                 jobs: JobsFor<'_, TriggerOutcome>,
             ) -> StoreResult<TriggerOutcome> {
-                let mut attempt = 0;
-                loop {
-                    match self.try_trigger(&new, jobs).await {
-                        Err(StoreError::Database(sqlx::Error::Database(db)))
-                            if db.is_unique_violation() && attempt < 3 =>
-                        {
-                            attempt += 1;
-                        }
-                        other => return other,
+                fn trigger_outcome(outcomes: &[IngestOutcome]) -> TriggerOutcome {
+                    let outcome = &outcomes[0];
+                    TriggerOutcome {
+                        alert: outcome.alert.clone().expect("a trigger always has its alert"),
+                        created: outcome.result == IngestResult::Created,
                     }
                 }
+                let batch_jobs = |outcomes: &[IngestOutcome]| jobs(&trigger_outcome(outcomes));
+                let outcomes = self.ingest(&[IngestEvent::Trigger(new)], &batch_jobs).await?;
+                Ok(trigger_outcome(&outcomes))
             }
 
             async fn ingest(

@@ -75,8 +75,8 @@ impl super::sql::Dialect for SqliteStore {
         commander, communications_lead, responders, services, declared_by, declared_at, \
         updated_at, resolved_at FROM incidents WHERE id = $1";
     const ALERT_FOR_UPDATE: &'static str = "SELECT * FROM alerts WHERE id = $1";
-    const OPEN_ALERT_BY_KEY: &'static str =
-        "SELECT * FROM alerts WHERE service = $1 AND dedup_key = $2 AND status <> 'resolved'";
+    const OPEN_ALERTS_BY_KEYS: &'static str = "SELECT * FROM alerts WHERE service = $1 \
+        AND status <> 'resolved' AND dedup_key IN (SELECT value FROM json_each($2))";
     const CLAIM_JOBS: &'static str = "UPDATE jobs SET state = 'running', attempts = attempts + 1, \
         lease_owner = $1, lease_until = $2, updated_at = $3 \
         WHERE id IN (SELECT id FROM jobs \
@@ -92,4 +92,4 @@ impl super::sql::Dialect for SqliteStore {
     const LOCK_DIRECTORY: Option<&'static str> = None;
 }
 
-impl_store!(SqliteStore, SqliteConnection);
+impl_store!(SqliteStore, SqliteConnection, Sqlite);
