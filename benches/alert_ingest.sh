@@ -20,17 +20,20 @@ command -v prometheus-alertmanager >/dev/null || {
 cargo build --release --quiet
 bin=target/release/tocsin
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+pid=
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
 key=bench-alertmanager-key
 export CHECKOUT_ALERTMANAGER_KEY=$key TOCSIN_CONFIG=$PWD/tocsin.example.toml RUST_LOG=warn
 
-serve() { # DATABASE_URL -> prints the base URL once listening
+serve() { # DATABASE_URL: starts Tocsin, sets $pid and $base once it listens
     DATABASE_URL=$1 TOCSIN_LISTEN=127.0.0.1:0 "$bin" serve > "$work/serve.out" 2> "$work/serve.err" &
+    pid=$!
     for _ in $(seq 1 100); do
         grep -q '^listening on ' "$work/serve.out" 2>/dev/null && break
         sleep 0.1
     done
-    sed -n 's/^listening on //p' "$work/serve.out"
+    base=$(sed -n 's/^listening on //p' "$work/serve.out")
+    [ -n "$base" ] || { cat "$work/serve.err" >&2; exit 1; }
 }
 
 echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -44,13 +47,13 @@ for backend in sqlite postgres; do
         psql "$pg_server" -qc 'DROP DATABASE IF EXISTS tocsin_bench' -c 'CREATE DATABASE tocsin_bench' >/dev/null
         url="${pg_server%/*}/tocsin_bench"
     fi
-    base=$(serve "$url")
+    serve "$url"
     for batch in 1 100; do
         printf '%s ' "$backend"
         python3 "$load" --url "$base/api/v1/integrations/$key/alertmanager" --format am-webhook \
             --batch "$batch" --seconds "$seconds"
     done
-    kill %1 2>/dev/null || true
-    wait 2>/dev/null || true
+    kill "$pid"
+    wait "$pid" || true
 done
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

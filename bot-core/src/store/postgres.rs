@@ -9,6 +9,61 @@ use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
 use super::sql::impl_store;
 
+/// sqlx 0.9.0 leaves Nagle's algorithm on for its TCP connections (sqlx issue 4335; fixed
+/// upstream after 0.9.0). A statement larger than the socket's send buffer, such as the
+/// multi-row insert of a batch of alerts, then goes out in two writes, and the second waits
+/// for the server's delayed ACK: 40 ms a statement. Until a release carries the fix, each new
+/// connection finds its own socket by the local port the server reports and sets
+/// TCP_NODELAY on it, as libpq and the fixed sqlx do.
+mod nodelay {
+    /// Sets TCP_NODELAY on this process's TCP socket bound to local port `port`. Returns
+    /// whether one was found.
+    #[cfg(target_os = "linux")]
+    pub(super) fn disable_nagle(port: u16) -> std::io::Result<bool> {
+        use std::os::fd::{BorrowedFd, RawFd};
+
+        for entry in std::fs::read_dir("/proc/self/fd")? {
+            let Some(fd) = entry?
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<RawFd>().ok())
+            else {
+                continue;
+            };
+            // SAFETY: the descriptor is only borrowed for getsockname and setsockopt. Should
+            // another thread close it meanwhile, those calls fail with EBADF; should the
+            // number be reused at once, they act on a socket that is not ours only if it
+            // has the same local port, where TCP_NODELAY is harmless.
+            let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+            let socket = socket2::SockRef::from(&fd);
+            let local = socket.local_addr().ok().and_then(|a| a.as_socket());
+            if local.is_some_and(|a| a.port() == port) && socket.tcp_nodelay().is_ok() {
+                socket.set_tcp_nodelay(true)?;
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    pub(super) fn disable_nagle(_port: u16) -> std::io::Result<bool> {
+        Ok(false)
+    }
+
+    #[cfg(all(test, target_os = "linux"))]
+    mod tests {
+        #[test]
+        fn finds_its_socket_by_local_port_and_turns_nagle_off() {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+            assert!(!client.nodelay().unwrap());
+            let port = client.local_addr().unwrap().port();
+            assert!(super::disable_nagle(port).unwrap());
+            assert!(client.nodelay().unwrap());
+        }
+    }
+}
+
 pub struct PostgresStore {
     pool: PgPool,
     jobs_signal: std::sync::Arc<tokio::sync::Notify>,
@@ -21,6 +76,26 @@ impl PostgresStore {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    // NULL over a Unix socket, which has no Nagle to turn off.
+                    let port: Option<i32> = sqlx::query_scalar("SELECT inet_client_port()")
+                        .fetch_one(&mut *conn)
+                        .await?;
+                    if let Some(port) = port.and_then(|p| u16::try_from(p).ok()) {
+                        match nodelay::disable_nagle(port) {
+                            Ok(true) => {}
+                            Ok(false) => {
+                                tracing::debug!(port, "no socket found to set TCP_NODELAY on")
+                            }
+                            Err(e) => {
+                                tracing::debug!(port, error = %e, "could not set TCP_NODELAY")
+                            }
+                        }
+                    }
+                    Ok(())
+                })
+            })
             .connect(url)
             .await?;
         Ok(Self {
@@ -49,8 +124,8 @@ impl super::sql::Dialect for PostgresStore {
         updated_at, resolved_at FROM incidents WHERE id = $1 FOR UPDATE";
     const ALERT_FOR_UPDATE: &'static str = "SELECT * FROM alerts WHERE id = $1 FOR UPDATE";
     const OPEN_ALERTS_BY_KEYS: &'static str = "SELECT * FROM alerts WHERE service = $1 \
-        AND status <> 'resolved' AND dedup_key IN (SELECT jsonb_array_elements_text($2)) \
-        FOR UPDATE";
+        AND status <> 'resolved' \
+        AND dedup_key = ANY(ARRAY(SELECT jsonb_array_elements_text($2))) FOR UPDATE";
     const CLAIM_JOBS: &'static str = "WITH due AS (SELECT id FROM jobs \
             WHERE queue IN (SELECT jsonb_array_elements_text($4)) \
               AND ((state = 'queued' AND run_at <= $3) OR (state = 'running' AND lease_until <= $3)) \
