@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::Core;
+use crate::group_commit::GroupJobs;
 use crate::jobs::{Handlers, JobError, JobHandler};
 use crate::model::{
     AlertAction, AlertEvent, AlertId, AlertKey, AlertSeverity, Heartbeat, IngestEvent,
@@ -37,9 +38,13 @@ impl Core {
         for event in events {
             batch.push(self.prepare(integration, event, &settings.high_urgency, now)?);
         }
-        let channel = settings.alerts_channel;
-        let jobs = |outcomes: &[IngestOutcome]| self.ingest_jobs(outcomes, &channel, now);
-        let outcomes = self.store.ingest(&batch, &jobs).await?;
+        let core = self.clone();
+        let jobs: GroupJobs =
+            Arc::new(move |outcomes: &[IngestOutcome]| core.ingest_jobs(outcomes, now));
+        let outcomes = self
+            .ingest_group
+            .ingest(self.store.clone(), batch, jobs)
+            .await?;
         let source = integration.kind.clone();
         for outcome in &outcomes {
             metrics::counter!("tocsin_alerts_received_total", "source" => source.clone(), "outcome" => outcome.result.as_str())
@@ -121,12 +126,7 @@ impl Core {
 
     /// A card for each alert opened, and an update of the card of each alert changed, on
     /// every chat platform; one job per alert however often it appears in the batch.
-    fn ingest_jobs(
-        &self,
-        outcomes: &[IngestOutcome],
-        channel: &str,
-        now: DateTime<Utc>,
-    ) -> Vec<NewJob> {
+    fn ingest_jobs(&self, outcomes: &[IngestOutcome], now: DateTime<Utc>) -> Vec<NewJob> {
         let mut opened = HashSet::new();
         let mut changed = Vec::new();
         for outcome in outcomes {
@@ -155,6 +155,7 @@ impl Core {
                 let Some(alert) = &outcome.alert else {
                     continue;
                 };
+                let channel = self.service_settings(&alert.service).alerts_channel;
                 let payload = json!({ "alert_id": alert.id, "channel": channel });
                 jobs.push(NewJob::new(
                     chat_queue(platform),

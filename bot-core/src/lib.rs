@@ -9,6 +9,7 @@ pub mod auth;
 pub mod chat;
 pub mod clock;
 pub mod effects;
+mod group_commit;
 pub mod ingest;
 pub mod jobs;
 pub mod model;

@@ -110,6 +110,7 @@ pub struct Core {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     pub settings: Arc<CoreSettings>,
+    pub(crate) ingest_group: Arc<crate::group_commit::GroupCommit>,
 }
 
 impl Core {
@@ -118,6 +119,7 @@ impl Core {
             store,
             clock,
             settings: Arc::new(settings),
+            ingest_group: Default::default(),
         }
     }
 
