@@ -14,6 +14,7 @@ pub mod ingest;
 pub mod jobs;
 pub mod model;
 pub mod ops;
+pub mod schedule;
 pub mod store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
