@@ -150,6 +150,12 @@ impl WorkerPool {
         let mut ran = 0;
         loop {
             let now = self.clock.now();
+            // Claiming writes (on SQLite it takes the one write lock), so look first: an
+            // idle pool woken for nothing must not stand in the way of ingestion.
+            match self.store.next_job_due(&self.config.queues).await? {
+                Some(due) if due <= now => {}
+                _ => return Ok(ran),
+            }
             let jobs = self
                 .store
                 .claim_jobs(
@@ -198,7 +204,7 @@ impl WorkerPool {
     /// is due, a job is written in this process, or `idle_poll` passes.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
-        let signal = self.store.job_signal();
+        let signal = self.store.job_signal(&self.config.queues);
         loop {
             // Registered before looking for work, so a job written meanwhile still wakes us.
             let notified = signal.notified();

@@ -822,8 +822,8 @@ impl Store for FlakyStore {
     fn backend(&self) -> &'static str {
         self.inner.backend()
     }
-    fn job_signal(&self) -> Arc<Notify> {
-        self.inner.job_signal()
+    fn job_signal(&self, queues: &[String]) -> Arc<Notify> {
+        self.inner.job_signal(queues)
     }
     async fn migrate(&self) -> StoreResult<()> {
         self.inner.migrate().await

@@ -89,6 +89,37 @@ pub struct Counts {
     pub jobs_by_state: Vec<(String, i64)>,
 }
 
+/// The worker pools of this process waiting for jobs, by the queues they serve.
+#[derive(Default)]
+pub struct JobSignals {
+    subscribers: std::sync::Mutex<Vec<(Vec<String>, std::sync::Weak<Notify>)>>,
+}
+
+impl JobSignals {
+    pub fn subscribe(&self, queues: &[String]) -> Arc<Notify> {
+        let notify = Arc::new(Notify::new());
+        let mut subscribers = self.subscribers.lock().unwrap_or_else(|p| p.into_inner());
+        subscribers.retain(|(_, n)| n.strong_count() > 0);
+        subscribers.push((queues.to_vec(), Arc::downgrade(&notify)));
+        notify
+    }
+
+    /// Wakes the pools serving any queue of `jobs`.
+    pub fn notify(&self, jobs: &[NewJob]) {
+        if jobs.is_empty() {
+            return;
+        }
+        let subscribers = self.subscribers.lock().unwrap_or_else(|p| p.into_inner());
+        for (queues, notify) in subscribers.iter() {
+            if jobs.iter().any(|j| queues.contains(&j.queue))
+                && let Some(notify) = notify.upgrade()
+            {
+                notify.notify_waiters();
+            }
+        }
+    }
+}
+
 /// A chat message Tocsin posted and may edit later.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PostedMessage {
@@ -101,8 +132,9 @@ pub trait Store: Send + Sync {
     /// Which backend, for logs and `/readyz`: `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 
-    /// Notified after every commit that wrote jobs, so idle workers in this process wake.
-    fn job_signal(&self) -> Arc<Notify>;
+    /// A notification that fires after every commit in this process that wrote a job for
+    /// one of `queues`, so an idle worker pool wakes for its own work and no one else's.
+    fn job_signal(&self, queues: &[String]) -> Arc<Notify>;
 
     async fn migrate(&self) -> StoreResult<()>;
     /// True when the database answers and every migration this binary knows is applied.

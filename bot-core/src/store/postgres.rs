@@ -66,7 +66,7 @@ mod nodelay {
 
 pub struct PostgresStore {
     pool: PgPool,
-    jobs_signal: std::sync::Arc<tokio::sync::Notify>,
+    jobs_signal: super::JobSignals,
 }
 
 impl PostgresStore {

@@ -535,9 +535,7 @@ macro_rules! impl_store {
             }
 
             fn signal_jobs(&self, jobs: &[NewJob]) {
-                if !jobs.is_empty() {
-                    self.jobs_signal.notify_waiters();
-                }
+                self.jobs_signal.notify(jobs);
             }
         }
 
@@ -547,8 +545,8 @@ macro_rules! impl_store {
                 <Self as Dialect>::NAME
             }
 
-            fn job_signal(&self) -> Arc<Notify> {
-                self.jobs_signal.clone()
+            fn job_signal(&self, queues: &[String]) -> Arc<Notify> {
+                self.jobs_signal.subscribe(queues)
             }
 
             async fn migrate(&self) -> StoreResult<()> {
@@ -1454,9 +1452,7 @@ macro_rules! impl_store {
                 .bind(error)
                 .execute(self.writer())
                 .await?;
-                if failed.rows_affected() == 1 && retry_at.is_some() {
-                    self.jobs_signal.notify_waiters();
-                }
+                // No wake-up: the pool that failed the job looks for the next due one itself.
                 Ok(failed.rows_affected() == 1)
             }
 

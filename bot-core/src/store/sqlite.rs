@@ -15,7 +15,7 @@ use super::sql::impl_store;
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
-    jobs_signal: std::sync::Arc<tokio::sync::Notify>,
+    jobs_signal: super::JobSignals,
 }
 
 impl SqliteStore {
