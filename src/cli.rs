@@ -156,6 +156,16 @@ pub enum Platform {
 
 const DEFAULT_CONFIG: &str = "tocsin.toml";
 
+async fn known_service(
+    core: &bot_core::Core,
+    id: &str,
+) -> anyhow::Result<bot_core::model::Service> {
+    core.store
+        .get_service(&id.into())
+        .await
+        .with_context(|| format!("service `{id}` is not in the configuration"))
+}
+
 fn humanize(d: chrono::Duration) -> String {
     d.to_std()
         .map(|d| humantime::format_duration(d).to_string())
@@ -273,11 +283,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 (_, Some(_)) => anyhow::bail!("only generic integrations take --mapping"),
                 (_, None) => None,
             };
-            let service = core
-                .store
-                .get_service(&service.as_str().into())
-                .await
-                .with_context(|| format!("service `{service}` is not in the configuration"))?;
+            let service = known_service(&core, &service).await?;
             let key = generate_token();
             let created = core
                 .store
@@ -321,11 +327,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let (interval, grace) = (parse("interval", &interval)?, parse("grace", &grace)?);
             let config = load_config(cli.config.as_deref())?;
             let core = app::start(&config, &cli.database_url).await?;
-            let service = core
-                .store
-                .get_service(&service.as_str().into())
-                .await
-                .with_context(|| format!("service `{service}` is not in the configuration"))?;
+            let service = known_service(&core, &service).await?;
             let key = generate_token();
             let created = core
                 .create_heartbeat(&NewHeartbeat {

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::eventually;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tocsin");
 const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tocsin.example.toml");
@@ -86,6 +86,20 @@ impl Site {
         }
     }
 
+    /// `tocsin console --as USER`: the process, its input, and its output line by line.
+    fn console(&self, user: &str) -> (Child, ChildStdin, Lines<BufReader<ChildStdout>>) {
+        let mut console = self
+            .command(&["console", "--as", user])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdin = console.stdin.take().unwrap();
+        let lines = BufReader::new(console.stdout.take().unwrap()).lines();
+        (console, stdin, lines)
+    }
+
     async fn token(&self, name: &str, role: &str) -> String {
         let out = self
             .command(&["token", "create", "--name", name, "--role", role])
@@ -149,10 +163,7 @@ impl Server {
 }
 
 /// Reads the console's output until a line contains `needle`; returns everything read.
-async fn read_until(
-    lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
-    needle: &str,
-) -> String {
+async fn read_until(lines: &mut Lines<BufReader<ChildStdout>>, needle: &str) -> String {
     let mut seen = String::new();
     tokio::time::timeout(PATIENCE, async {
         while let Some(line) = lines.next_line().await.unwrap() {
@@ -191,15 +202,7 @@ async fn incidents_declared_over_rest_and_console_are_read_back_and_counted() {
         .await;
     assert_eq!(read, created);
 
-    let mut console = site
-        .command(&["console", "--as", "alice"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdin = console.stdin.take().unwrap();
-    let mut lines = BufReader::new(console.stdout.take().unwrap()).lines();
+    let (mut console, mut stdin, mut lines) = site.console("alice");
     read_until(&mut lines, "Tocsin console as alice").await;
     stdin
         .write_all(b"/incident declare sev2 Checkout slow\n")
@@ -284,15 +287,7 @@ async fn an_alertmanager_alert_reaches_the_console_and_is_acknowledged_with_its_
         .unwrap();
     assert_eq!(response.status(), 200);
 
-    let mut console = site
-        .command(&["console", "--as", "alice"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdin = console.stdin.take().unwrap();
-    let mut lines = BufReader::new(console.stdout.take().unwrap()).lines();
+    let (mut console, mut stdin, mut lines) = site.console("alice");
     let card = read_until(&mut lines, "[CRITICAL] p99 latency above 2s on checkout-0").await;
     let card = card + &read_until(&mut lines, "Declare incident").await;
     assert!(card.contains("#alerts"), "{card}");

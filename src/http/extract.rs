@@ -3,7 +3,7 @@
 //! bearer-token callers.
 
 use axum::body::Bytes;
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::{StatusCode, header, request::Parts};
 use bot_core::auth::hash_token;
@@ -37,22 +37,28 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 "expected a JSON body with Content-Type: application/json",
             ));
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            let status = rejection.status();
-            if status == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(
-                    status,
-                    format!("request body is larger than {} bytes", super::BODY_LIMIT),
-                )
-            } else {
-                ApiError::bad_request(format!(
-                    "could not read the request body: {}",
-                    rejection.body_text()
-                ))
-            }
-        })?;
+        let bytes = body(Bytes::from_request(req, state).await)?;
         parse_json(&bytes).map(ApiJson)
     }
+}
+
+/// The request body, or 413 (over [`BODY_LIMIT`](super::BODY_LIMIT)) / 400 in the API's
+/// error shape.
+pub fn body(bytes: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    bytes.map_err(|rejection| {
+        let status = rejection.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                status,
+                format!("request body is larger than {} bytes", super::BODY_LIMIT),
+            )
+        } else {
+            ApiError::bad_request(format!(
+                "could not read the request body: {}",
+                rejection.body_text()
+            ))
+        }
+    })
 }
 
 /// Parses a JSON document: syntax errors are 400, a well-formed document of the wrong

@@ -23,7 +23,7 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
-use super::extract::Caller;
+use super::extract::{Caller, body};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -54,24 +54,6 @@ async fn integration(state: &AppState, key: &str, kind: &str) -> Result<Integrat
         Some(integration) if integration.kind == kind => Ok(integration),
         _ => Err(unknown_integration()),
     }
-}
-
-/// The body, or 413/400 in the API's error shape.
-fn body(bytes: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
-    bytes.map_err(|rejection| {
-        let status = rejection.status();
-        if status == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                status,
-                format!("request body is larger than {} bytes", super::BODY_LIMIT),
-            )
-        } else {
-            ApiError::bad_request(format!(
-                "could not read the request body: {}",
-                rejection.body_text()
-            ))
-        }
-    })
 }
 
 fn payload_error(e: adapters::alerts::PayloadError) -> ApiError {
