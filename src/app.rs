@@ -9,7 +9,9 @@ use bot_core::auth::hash_token;
 use bot_core::effects::UpdateReminders;
 use bot_core::ingest::HeartbeatChecks;
 use bot_core::jobs::{Handlers, PoolConfig, WorkerPool};
-use bot_core::model::{Directory, NewHeartbeat, NewIntegration};
+use bot_core::model::{
+    Directory, EscalationLevel, EscalationPolicy, NewHeartbeat, NewIntegration, Target,
+};
 use bot_core::ops::{CORE_QUEUE, Core, CoreSettings, ServiceSettings};
 use bot_core::{Clock, Store, SystemClock};
 
@@ -68,6 +70,15 @@ pub fn core(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: &Config) -> Co
             (s.id.clone(), settings)
         })
         .collect();
+    let teams = config
+        .teams
+        .iter()
+        .map(|t| (t.id.clone(), t.members.clone()))
+        .collect();
+    let policies = escalation_policies(config)
+        .into_iter()
+        .map(|p| (p.id.clone(), p))
+        .collect();
     Core::new(
         store,
         clock,
@@ -75,8 +86,45 @@ pub fn core(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: &Config) -> Co
             chat_platforms,
             update_reminder: config.update_reminder(),
             services,
+            schedules: config
+                .schedules()
+                .into_iter()
+                .map(|s| (s.id.clone(), s))
+                .collect(),
+            policies,
+            teams,
         },
     )
+}
+
+/// The configuration's escalation policies, as the core reads them. `Config::parse` has
+/// checked every duration and target.
+fn escalation_policies(config: &Config) -> Vec<EscalationPolicy> {
+    config
+        .escalation_policies
+        .iter()
+        .map(|p| EscalationPolicy {
+            id: p.id.clone(),
+            repeat: p.repeat,
+            levels: p
+                .levels
+                .iter()
+                .map(|l| EscalationLevel {
+                    timeout: duration(&l.timeout).unwrap_or(chrono::Duration::minutes(5)),
+                    targets: l
+                        .targets
+                        .iter()
+                        .filter_map(|t| match t.split_once(':') {
+                            Some(("user", id)) => Some(Target::User(id.into())),
+                            Some(("schedule", id)) => Some(Target::Schedule(id.to_owned())),
+                            Some(("team", id)) => Some(Target::Team(id.into())),
+                            _ => None,
+                        })
+                        .collect(),
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 /// Reads a secret from the environment variable `name`; `None` (with a warning naming the

@@ -4,8 +4,9 @@
 //!
 //! Secrets never live in the file: it names the environment variables that hold them
 //! (`key_env`). Every problem in a file is reported, not just the first, each with the file, the
-//! line and the key it is about. Schedules, escalation policies and integrations are only parsed
-//! and validated here; the engines that act on them come later.
+//! line and the key it is about. Schedules, escalation policies and integrations are parsed and
+//! validated here; [`Config::schedules`] hands the schedules to the on-call computation, and the
+//! engines for the rest come later.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
@@ -14,7 +15,9 @@ use std::path::Path;
 use bot_core::model::{
     AlertSeverity, Directory, Role, Service, ServiceId, Team, TeamId, User, UserId,
 };
-use chrono::{NaiveDateTime, NaiveTime, TimeZone, Weekday};
+use bot_core::schedule::{Layer, Restriction, Schedule};
+use chrono::{NaiveDateTime, NaiveTime, TimeZone, Timelike, Weekday};
+use chrono_tz::Tz;
 use serde::Deserialize;
 use toml::de::{DeTable, DeValue};
 
@@ -100,14 +103,16 @@ pub struct TeamConfig {
     pub members: Vec<UserId>,
 }
 
-/// `[[schedules]]`: who is on call when. Parsed and validated only: nothing computes on-call
-/// from it yet.
+/// `[[schedules]]`: who is on call when; [`Config::schedules`] hands it to the on-call
+/// computation.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct ScheduleConfig {
     pub id: String,
     pub name: String,
-    /// IANA time zone name in which the layers' hand-offs and restrictions are written.
+    /// IANA time zone name in which the layers' hand-offs and restrictions are written,
+    /// unless a layer names its own.
     pub time_zone: String,
+    /// In increasing precedence: a later layer wins wherever it has someone on call.
     #[serde(default)]
     pub layers: Vec<LayerConfig>,
 }
@@ -121,13 +126,17 @@ pub struct LayerConfig {
     pub members: Vec<UserId>,
     /// How long each member is on call: a humantime duration (`"1w"`), longer than zero.
     pub rotation: String,
-    /// When the rotation starts, as a local date-time in the schedule's zone
+    /// When the rotation starts, as a local date-time in the layer's zone
     /// (`"2026-11-23T09:00:00"`, a [`NaiveDateTime`]).
     #[serde(deserialize_with = "quoted_or_bare")]
     pub handoff: String,
     /// Windows outside which this layer puts nobody on call; none means always.
     #[serde(default)]
     pub restrictions: Vec<RestrictionConfig>,
+    /// IANA time zone name of `handoff` and `restrictions` when it differs from the
+    /// schedule's, so that a follow-the-sun layer keeps its own team's local hours across
+    /// the other team's daylight-saving changes. Absent: the schedule's zone.
+    pub time_zone: Option<String>,
 }
 
 /// `[[schedules.layers.restrictions]]`: a daily (or, with `day`, weekly) window.
@@ -135,10 +144,11 @@ pub struct LayerConfig {
 pub struct RestrictionConfig {
     /// `mon`..`sun`; absent means every day.
     pub day: Option<Weekday>,
-    /// `HH:MM` in the schedule's zone.
+    /// `HH:MM` in the layer's zone.
     #[serde(deserialize_with = "quoted_or_bare")]
     pub start: String,
-    /// `HH:MM` in the schedule's zone; earlier than `start` means the window crosses midnight.
+    /// `HH:MM` in the layer's zone; not after `start` means the window crosses midnight
+    /// (equal to it: a whole day).
     #[serde(deserialize_with = "quoted_or_bare")]
     pub end: String,
 }
@@ -409,6 +419,46 @@ impl Config {
         }
     }
 
+    /// Every schedule, for the on-call computation, each passing [`Schedule::validate`].
+    ///
+    /// # Panics
+    ///
+    /// Only on a `Config` that did not come from [`Config::parse`] (or [`Config::load`]):
+    /// those have had every zone, duration, hand-off and time checked, so converting them
+    /// cannot fail here.
+    pub fn schedules(&self) -> Vec<Schedule> {
+        const CHECKED: &str = "validated by Config::parse";
+        let zone = |name: &str| name.parse::<Tz>().expect(CHECKED);
+        self.schedules
+            .iter()
+            .map(|schedule| Schedule {
+                id: schedule.id.clone(),
+                name: schedule.name.clone(),
+                time_zone: zone(&schedule.time_zone),
+                layers: schedule
+                    .layers
+                    .iter()
+                    .map(|layer| Layer {
+                        name: layer.name.clone(),
+                        members: layer.members.clone(),
+                        rotation: duration(&layer.rotation).expect(CHECKED),
+                        handoff: local_date_time(&layer.handoff).expect(CHECKED),
+                        restrictions: layer
+                            .restrictions
+                            .iter()
+                            .map(|restriction| Restriction {
+                                day: restriction.day,
+                                start: time_of_day(&restriction.start).expect(CHECKED),
+                                end: time_of_day(&restriction.end).expect(CHECKED),
+                            })
+                            .collect(),
+                        time_zone: layer.time_zone.as_deref().map(zone),
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
     /// The checks serde cannot express: formats, uniqueness and references between sections.
     fn check(&self, c: &mut Checker) {
         if let Some(text) = self.incidents.update_reminder.as_deref()
@@ -507,6 +557,25 @@ impl Config {
                     c.reference(&at.key("members").at(k), "user", member.as_str(), &users);
                 }
                 c.duration(&at.key("rotation"), &layer.rotation);
+                // On-call is computed to the minute; a second more would be silently dropped.
+                if duration(&layer.rotation)
+                    .is_some_and(|d| d.subsec_nanos() != 0 || d.num_seconds() % 60 != 0)
+                {
+                    c.report(
+                        &at.key("rotation"),
+                        Part::Value,
+                        format!(
+                            "rotation `{}` must be a whole number of minutes",
+                            layer.rotation
+                        ),
+                    );
+                }
+                // A layer's own zone replaces the schedule's; when it is not a zone, the
+                // hand-off cannot be checked against it (and the zone is reported already).
+                let zone = match &layer.time_zone {
+                    Some(name) => c.time_zone(&at.key("time_zone"), name),
+                    None => zone,
+                };
                 c.handoff(&at.key("handoff"), &layer.handoff, zone);
                 for (k, restriction) in layer.restrictions.iter().enumerate() {
                     let at = at.key("restrictions").at(k);
@@ -877,6 +946,10 @@ impl Checker<'_> {
             Ok(duration) if duration.is_zero() => {
                 format!("duration `{text}` must be longer than zero")
             }
+            // Beyond what chrono can hold (about 292 million years), so [`duration`] has none.
+            Ok(duration) if chrono::Duration::from_std(duration).is_err() => {
+                format!("duration `{text}` is too long")
+            }
             Ok(_) => return,
             Err(err) => {
                 format!("invalid duration `{text}` ({err}); write e.g. `5m`, `1h 30m`, `1w`")
@@ -885,30 +958,51 @@ impl Checker<'_> {
         self.report(path, Part::Value, message);
     }
 
-    /// A hand-off is a wall-clock time in the schedule's zone, so it must also exist there:
+    /// A hand-off is a wall-clock time in the layer's zone, so it must also exist there:
     /// a time skipped by a daylight-saving change would make the rotation start nowhere.
     fn handoff(&mut self, path: &KeyPath, text: &str, zone: Option<chrono_tz::Tz>) {
-        let message = match (text.parse::<NaiveDateTime>(), zone) {
-            (Err(_), _) => format!(
+        let message = match (local_date_time(text), zone) {
+            (None, _) => format!(
                 "invalid hand-off `{text}`: write a local date-time such as `2026-11-23T09:00:00`"
             ),
-            (Ok(local), Some(zone)) if zone.from_local_datetime(&local).earliest().is_none() => {
+            (Some(local), _) if !is_whole_minute(local.time()) => {
+                format!("hand-off `{text}` must be a whole minute, without seconds")
+            }
+            (Some(local), Some(zone)) if zone.from_local_datetime(&local).earliest().is_none() => {
                 format!("hand-off `{text}` does not exist in {zone}: the clocks skip it")
             }
-            (Ok(_), _) => return,
+            (Some(_), _) => return,
         };
         self.report(path, Part::Value, message);
     }
 
     fn time_of_day(&mut self, path: &KeyPath, text: &str) {
-        if text.parse::<NaiveTime>().is_err() {
-            self.report(
-                path,
-                Part::Value,
-                format!("invalid time `{text}`: write `HH:MM`, e.g. `09:00`"),
-            );
-        }
+        let message = match time_of_day(text) {
+            None => format!("invalid time `{text}`: write `HH:MM`, e.g. `09:00`"),
+            Some(time) if !is_whole_minute(time) => {
+                format!("time `{text}` must be a whole minute: write `HH:MM`, e.g. `09:00`")
+            }
+            Some(_) => return,
+        };
+        self.report(path, Part::Value, message);
     }
+}
+
+/// A hand-off as [`quoted_or_bare`] left it (`2026-11-23T09:00:00`); `None` when it is not a
+/// local date-time. The one reading shared by the check and [`Config::schedules`].
+fn local_date_time(text: &str) -> Option<NaiveDateTime> {
+    text.parse().ok()
+}
+
+/// A restriction's start or end as [`quoted_or_bare`] left it (`09:00`, `17:30:00`); `None`
+/// when it is not a time of day. Shared like [`local_date_time`].
+fn time_of_day(text: &str) -> Option<NaiveTime> {
+    text.parse().ok()
+}
+
+/// Schedules are computed to the minute ([`Schedule::validate`] refuses anything finer).
+fn is_whole_minute(time: NaiveTime) -> bool {
+    time.second() == 0 && time.nanosecond() == 0
 }
 
 /// The 1-based line holding byte `offset` of `text`.
@@ -1822,6 +1916,231 @@ key_env = "BACKUP_KEY"
                 .to_string()
                 .starts_with("/nonexistent/tocsin.toml: cannot read the file: "),
             "{errors}"
+        );
+    }
+
+    /// BASE with a second layer, `europe`, in its own zone.
+    fn with_europe_layer(handoff: &str, time_zone: &str) -> String {
+        edit(
+            BASE,
+            "handoff = \"2026-11-23T09:00:00\"\n",
+            &format!(
+                "handoff = \"2026-11-23T09:00:00\"\n\
+                 [[schedules.layers]]\nname = \"europe\"\nmembers = [\"bob\"]\nrotation = \"1w\"\n\
+                 handoff = \"{handoff}\"\ntime_zone = \"{time_zone}\"\n"
+            ),
+        )
+    }
+
+    fn utc(text: &str) -> chrono::DateTime<chrono::Utc> {
+        NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M")
+            .expect("test instants are written %Y-%m-%d %H:%M")
+            .and_utc()
+    }
+
+    #[test]
+    fn the_example_schedules_convert_and_validate() {
+        let config = Config::load(Path::new(EXAMPLE)).unwrap_or_else(|errors| panic!("{errors}"));
+        let schedules = config.schedules();
+        for schedule in &schedules {
+            assert_eq!(schedule.validate(), Ok(()), "{}", schedule.id);
+        }
+
+        let primary = &schedules[0];
+        assert_eq!(
+            (primary.id.as_str(), primary.time_zone),
+            ("checkout-primary", Tz::America__New_York)
+        );
+        let nine_to_nine = Restriction {
+            day: None,
+            start: NaiveTime::from_hms_opt(9, 0, 0).expect("a valid time"),
+            end: NaiveTime::from_hms_opt(21, 0, 0).expect("a valid time"),
+        };
+        let layers: Vec<_> = primary
+            .layers
+            .iter()
+            .map(|l| {
+                (
+                    l.name.as_str(),
+                    l.members.iter().map(UserId::as_str).collect::<Vec<_>>(),
+                    l.restrictions.clone(),
+                    l.time_zone,
+                )
+            })
+            .collect();
+        assert_eq!(
+            layers,
+            [
+                (
+                    "base",
+                    vec!["alice", "carla", "bob", "dieter"],
+                    vec![],
+                    None
+                ),
+                (
+                    "americas",
+                    vec!["alice", "bob"],
+                    vec![nine_to_nine],
+                    Some(Tz::America__New_York)
+                ),
+                (
+                    "europe",
+                    vec!["carla", "dieter"],
+                    vec![nine_to_nine],
+                    Some(Tz::Europe__Berlin)
+                ),
+            ]
+        );
+        let monday_nine = NaiveDateTime::parse_from_str("2026-11-23 09:00", "%Y-%m-%d %H:%M")
+            .expect("a valid date-time");
+        for layer in &primary.layers {
+            assert_eq!(
+                (layer.rotation, layer.handoff),
+                (chrono::Duration::weeks(1), monday_nine),
+                "{}",
+                layer.name
+            );
+        }
+        assert_eq!(schedules[1].id, "checkout-secondary");
+        assert_eq!(schedules[1].time_zone, Tz::Europe__Berlin);
+    }
+
+    #[test]
+    fn the_example_follows_the_sun_with_the_base_layer_in_the_gaps() {
+        let config = Config::load(Path::new(EXAMPLE)).unwrap_or_else(|errors| panic!("{errors}"));
+        let primary = &config.schedules()[0];
+        let on_call = |at: &str| primary.on_call(&[], utc(at)).map(|user| user.0);
+
+        // In December New York is on EST (UTC-5) and Berlin on CET (UTC+1). Every layer
+        // hands off weekly at Monday 09:00 local, turn 0 from 2026-11-23, so any instant in
+        // Tuesday 2026-12-01 or Wednesday 2026-12-02 local is turn 1 (the second member) of
+        // every layer: base [alice, carla, bob, dieter] -> carla, americas [alice, bob] ->
+        // bob, europe [carla, dieter] -> dieter.
+
+        // 14:30 UTC = 09:30 New York, 15:30 Berlin: both windows open; europe is the later
+        // layer, so it wins.
+        assert_eq!(on_call("2026-12-02 14:30").as_deref(), Some("dieter"));
+        // 03:00 UTC = 22:00 Tuesday New York, 04:00 Berlin: neither window, the base layer.
+        assert_eq!(on_call("2026-12-02 03:00").as_deref(), Some("carla"));
+        // 01:00 UTC = 20:00 Tuesday New York (open), 02:00 Berlin (closed): americas.
+        assert_eq!(on_call("2026-12-02 01:00").as_deref(), Some("bob"));
+        // 09:00 UTC = 04:00 New York (closed), 10:00 Berlin (open): europe. Read in New
+        // York's zone its window would be closed and the base layer would show.
+        assert_eq!(on_call("2026-12-02 09:00").as_deref(), Some("dieter"));
+        // A week earlier, Wednesday 2026-11-25 14:30 UTC = 15:30 Berlin, europe's turn 0.
+        assert_eq!(on_call("2026-11-25 14:30").as_deref(), Some("carla"));
+    }
+
+    #[test]
+    fn bare_and_quoted_times_convert_alike() {
+        let restricted = |handoff: &str, start: &str, end: &str| {
+            edit(
+                BASE,
+                "handoff = \"2026-11-23T09:00:00\"\n",
+                &format!(
+                    "handoff = {handoff}\n\
+                     [[schedules.layers.restrictions]]\nday = \"mon\"\nstart = {start}\nend = {end}\n"
+                ),
+            )
+        };
+        let schedules = |text: &str| {
+            Config::parse("t.toml", text)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .schedules()
+        };
+        let bare = schedules(&restricted("2026-11-23T09:00:00", "09:00", "17:30:00"));
+        let quoted = schedules(&restricted(
+            "\"2026-11-23T09:00:00\"",
+            "\"09:00\"",
+            "\"17:30\"",
+        ));
+        assert_eq!(bare, quoted);
+        assert_eq!(
+            bare[0].layers[0].restrictions,
+            [Restriction {
+                day: Some(Weekday::Mon),
+                start: NaiveTime::from_hms_opt(9, 0, 0).expect("a valid time"),
+                end: NaiveTime::from_hms_opt(17, 30, 0).expect("a valid time"),
+            }]
+        );
+    }
+
+    #[test]
+    fn a_layer_time_zone_must_be_an_iana_name() {
+        let text = with_europe_layer("2026-11-23T09:00:00", "CEST");
+        assert_problem(
+            &text,
+            "time_zone = \"CEST\"",
+            0,
+            "schedules[0].layers[1].time_zone",
+            "unknown time zone `CEST`; use an IANA name such as `Europe/Berlin`",
+        );
+    }
+
+    #[test]
+    fn a_layer_hand_off_must_exist_in_the_layers_own_zone() {
+        // Berlin's clocks jump from 02:00 to 03:00 on 29 March 2026; New York's (the
+        // schedule's zone) do not.
+        let text = with_europe_layer("2026-03-29T02:30:00", "Europe/Berlin");
+        assert_problem(
+            &text,
+            "handoff = \"2026-03-29T02:30:00\"",
+            0,
+            "schedules[0].layers[1].handoff",
+            "hand-off `2026-03-29T02:30:00` does not exist in Europe/Berlin: the clocks skip it",
+        );
+        // New York's jump on 8 March 2026 is no gap in Berlin.
+        let text = with_europe_layer("2026-03-08T02:30:00", "Europe/Berlin");
+        let config = Config::parse("t.toml", &text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            config.schedules()[0].layers[1].time_zone,
+            Some(Tz::Europe__Berlin)
+        );
+    }
+
+    #[test]
+    fn schedules_are_whole_minutes_so_they_convert_to_valid_schedules() {
+        let text = edit(BASE, "rotation = \"1w\"", "rotation = \"90s\"");
+        assert_problem(
+            &text,
+            "rotation =",
+            0,
+            "schedules[0].layers[0].rotation",
+            "rotation `90s` must be a whole number of minutes",
+        );
+        let text = edit(
+            BASE,
+            "handoff = \"2026-11-23T09:00:00\"",
+            "handoff = \"2026-11-23T09:00:30\"",
+        );
+        assert_problem(
+            &text,
+            "handoff =",
+            0,
+            "schedules[0].layers[0].handoff",
+            "hand-off `2026-11-23T09:00:30` must be a whole minute, without seconds",
+        );
+        let text = edit(
+            BASE,
+            "handoff = \"2026-11-23T09:00:00\"\n",
+            "handoff = \"2026-11-23T09:00:00\"\n\
+             [[schedules.layers.restrictions]]\nstart = \"09:00\"\nend = \"17:00:30\"\n",
+        );
+        assert_problem(
+            &text,
+            "end =",
+            0,
+            "schedules[0].layers[0].restrictions[0].end",
+            "time `17:00:30` must be a whole minute: write `HH:MM`, e.g. `09:00`",
+        );
+        // Longer than chrono can hold, so there would be nothing to convert.
+        let text = edit(BASE, "rotation = \"1w\"", "rotation = \"1000000000y\"");
+        assert_problem(
+            &text,
+            "rotation =",
+            0,
+            "schedules[0].layers[0].rotation",
+            "duration `1000000000y` is too long",
         );
     }
 }

@@ -13,6 +13,7 @@ mod group_commit;
 pub mod ingest;
 pub mod jobs;
 pub mod model;
+pub mod oncall;
 pub mod ops;
 pub mod schedule;
 pub mod store;

@@ -49,6 +49,12 @@ pub struct CoreSettings {
     pub update_reminder: Option<Duration>,
     /// Per-service settings; a service not listed gets the defaults.
     pub services: HashMap<ServiceId, ServiceSettings>,
+    /// On-call schedules, by id.
+    pub schedules: HashMap<String, crate::schedule::Schedule>,
+    /// Escalation policies, by id.
+    pub policies: HashMap<String, crate::model::EscalationPolicy>,
+    /// Team members, by team.
+    pub teams: HashMap<crate::model::TeamId, Vec<UserId>>,
 }
 
 /// How a service's alerts are handled.

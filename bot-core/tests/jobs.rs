@@ -973,6 +973,21 @@ impl Store for FlakyStore {
     ) -> StoreResult<Heartbeat> {
         self.inner.record_ping(id, at, jobs).await
     }
+    async fn save_override(
+        &self,
+        schedule: &str,
+        o: &bot_core::schedule::Override,
+        created_by: &str,
+    ) -> StoreResult<()> {
+        self.inner.save_override(schedule, o, created_by).await
+    }
+    async fn overrides(
+        &self,
+        schedule: &str,
+        from: DateTime<Utc>,
+    ) -> StoreResult<Vec<bot_core::schedule::Override>> {
+        self.inner.overrides(schedule, from).await
+    }
     async fn open_alert_by_key(
         &self,
         service: &ServiceId,

@@ -134,8 +134,10 @@ fn follow_the_sun() -> Schedule {
     schedule(New_York, vec![backup, americas, europe])
 }
 
-/// `tocsin.example.toml`'s "checkout-primary": two restricted layers in New York's zone,
-/// Americas 09:00-21:00 from Monday 2026-11-23 09:00 and Europe 21:00-09:00 from 21:00.
+/// An earlier shape of the example's "checkout-primary", kept as a case of its own: two
+/// restricted layers in New York's zone, Americas 09:00-21:00 from Monday 2026-11-23 09:00
+/// and Europe 21:00-09:00 from 21:00, together covering the day. (The example now uses
+/// per-layer zones and a base layer; src/config.rs tests that shape.)
 fn guide_example() -> Schedule {
     let mut americas = layer(
         "americas",

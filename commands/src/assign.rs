@@ -114,7 +114,7 @@ impl AddResponder {
 
 /// The directory user a mention names: the platform's mention syntax (`@name`, `<@U123>`),
 /// looked up as that platform's identity first, then as a Tocsin user id.
-async fn mentioned_user(ctx: &Ctx<'_>, mention: &str) -> Result<UserId, Failure> {
+pub(crate) async fn mentioned_user(ctx: &Ctx<'_>, mention: &str) -> Result<UserId, Failure> {
     let bare = mention
         .trim_start_matches('<')
         .trim_end_matches('>')

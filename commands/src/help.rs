@@ -2,7 +2,7 @@
 //! from the parser.
 
 use crate::{Audience, Reply};
-use crate::{assign, declare, list, resolve, severity, status, timeline, update};
+use crate::{assign, declare, list, oncall, resolve, severity, status, timeline, update};
 
 /// Subcommands of the grammar that later releases implement, with what they wait for.
 pub(crate) const LATER: &[(&str, &str)] = &[
@@ -36,6 +36,8 @@ const COMMANDS: &[(&str, &str)] = &[
     (assign::Assign::USAGE, assign::Assign::SUMMARY),
     (assign::AddResponder::USAGE, assign::AddResponder::SUMMARY),
     (timeline::TimelineAdd::USAGE, timeline::TimelineAdd::SUMMARY),
+    (oncall::OnCall::USAGE, oncall::OnCall::SUMMARY),
+    (oncall::OnCall::TAKE_USAGE, oncall::OnCall::TAKE_SUMMARY),
 ];
 
 /// The help text, one command a line.

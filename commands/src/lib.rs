@@ -13,6 +13,7 @@ mod assign;
 mod declare;
 mod help;
 mod list;
+mod oncall;
 mod resolve;
 mod severity;
 mod status;
@@ -216,9 +217,7 @@ async fn dispatch(core: &Core, invocation: &Invocation) -> Outcome {
         },
         Input::Slash { command, text } => match command.as_str() {
             "incident" => incident(&ctx, text).await,
-            "oncall" => Err(Failure::Refused(
-                "/oncall is not available yet: on-call schedules come in a later release".into(),
-            )),
+            "oncall" => oncall::OnCall::parse(text)?.run(&ctx).await,
             other => Err(Failure::Refused(format!(
                 "unknown command /{other}; try /incident help"
             ))),

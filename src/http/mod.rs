@@ -5,6 +5,7 @@ mod api;
 mod error;
 mod extract;
 mod ingest;
+mod oncall;
 mod openapi;
 mod ops;
 
@@ -71,6 +72,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api::routes())
         .merge(ingest::routes())
+        .merge(oncall::routes())
         .merge(ops::routes())
         .merge(openapi::routes())
         .fallback(|| async { ApiError::not_found("no such route") })

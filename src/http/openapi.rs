@@ -8,7 +8,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::AppState;
-use super::{api, ingest};
+use super::{api, ingest, oncall};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -21,9 +21,11 @@ use super::{api, ingest};
         api::list_services, api::get_service, api::list_users, api::get_user, api::list_jobs,
         ingest::alertmanager, ingest::grafana, ingest::generic, ingest::pagerduty, ingest::ping,
         ingest::list_heartbeats, ingest::list_integrations,
+        oncall::list_schedules, oncall::shifts, oncall::create_override, oncall::list_overrides,
+        oncall::service_on_call, oncall::schedule_ical, oncall::user_ical,
     ),
     modifiers(&BearerAuth),
-    tags((name = "incidents"), (name = "alerts"), (name = "directory"), (name = "operations"), (name = "ingest"))
+    tags((name = "incidents"), (name = "alerts"), (name = "directory"), (name = "operations"), (name = "ingest"), (name = "on-call"))
 )]
 pub struct ApiDoc;
 

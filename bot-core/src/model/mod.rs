@@ -7,6 +7,7 @@ mod ids;
 mod incident;
 mod ingest;
 mod job;
+mod policy;
 mod role;
 mod timeline;
 
@@ -25,6 +26,7 @@ pub use ingest::{
     NewIntegration, Urgency,
 };
 pub use job::{Job, JobState, NewJob};
+pub use policy::{EscalationLevel, EscalationPolicy, Target};
 pub use role::{Actor, Role};
 pub use timeline::{NewTimelineEntry, Subject, TimelineEntry, TimelineKind};
 

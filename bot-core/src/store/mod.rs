@@ -259,6 +259,19 @@ pub trait Store: Send + Sync {
         at: DateTime<Utc>,
         jobs: JobsFor<'_, Heartbeat>,
     ) -> StoreResult<Heartbeat>;
+    /// Records an on-call override of `schedule`, by whom.
+    async fn save_override(
+        &self,
+        schedule: &str,
+        o: &crate::schedule::Override,
+        created_by: &str,
+    ) -> StoreResult<()>;
+    /// The overrides of `schedule` still in force at or after `from`.
+    async fn overrides(
+        &self,
+        schedule: &str,
+        from: DateTime<Utc>,
+    ) -> StoreResult<Vec<crate::schedule::Override>>;
     /// The unresolved alert with this service and dedup key, if any.
     async fn open_alert_by_key(
         &self,

@@ -1097,6 +1097,54 @@ macro_rules! impl_store {
                 }
             }
 
+            async fn save_override(
+                &self,
+                schedule: &str,
+                o: &crate::schedule::Override,
+                created_by: &str,
+            ) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO schedule_overrides (id, schedule, user_id, start_at, end_at, \
+                     created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(o.id)
+                .bind(schedule)
+                .bind(o.user.as_str())
+                .bind(o.start)
+                .bind(o.end)
+                .bind(created_by)
+                .bind(o.created_at)
+                .execute(self.writer())
+                .await?;
+                Ok(())
+            }
+
+            async fn overrides(
+                &self,
+                schedule: &str,
+                from: DateTime<Utc>,
+            ) -> StoreResult<Vec<crate::schedule::Override>> {
+                let rows: Vec<(Uuid, String, DateTime<Utc>, DateTime<Utc>, DateTime<Utc>)> =
+                    sqlx::query_as(
+                        "SELECT id, user_id, start_at, end_at, created_at FROM schedule_overrides \
+                         WHERE schedule = $1 AND end_at > $2 ORDER BY created_at, id",
+                    )
+                    .bind(schedule)
+                    .bind(from)
+                    .fetch_all(self.reader())
+                    .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(id, user, start, end, created_at)| crate::schedule::Override {
+                        id,
+                        user: user.into(),
+                        start,
+                        end,
+                        created_at,
+                    })
+                    .collect())
+            }
+
             async fn open_alert_by_key(
                 &self,
                 service: &ServiceId,
