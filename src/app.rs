@@ -66,6 +66,7 @@ pub fn core(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: &Config) -> Co
             let settings = ServiceSettings {
                 alerts_channel: s.alerts_channel.clone(),
                 high_urgency: s.high_urgency.clone(),
+                escalation_policy: s.escalation_policy.clone(),
             };
             (s.id.clone(), settings)
         })
@@ -195,7 +196,9 @@ pub async fn sync_sources(core: &Core, config: &Config) -> anyhow::Result<()> {
 
 /// Handlers for the `core` queue.
 pub fn core_handlers(core: &Core) -> Handlers {
-    let mut handlers = HeartbeatChecks::handlers(core.clone());
+    let mut handlers = HeartbeatChecks::handlers(core.clone()).merge(
+        bot_core::escalation::EscalationSteps::handlers(core.clone()),
+    );
     if let Some(every) = core.settings.update_reminder {
         handlers = handlers.merge(UpdateReminders::handlers(
             core.store.clone(),

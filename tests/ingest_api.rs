@@ -1313,7 +1313,28 @@ async fn alerts_and_their_chat_jobs_are_stored_before_the_response(app: TestApp)
         .collect();
     expected.sort();
     assert_eq!(opened, expected, "one card per created alert: {jobs:?}");
-    assert_eq!(jobs.len(), 2, "{jobs:?}");
+    // Critical is high urgency and checkout has a policy: each alert starts escalating.
+    let mut escalating: Vec<(String, String)> = jobs
+        .iter()
+        .filter(|j| j["kind"] == "escalation.step")
+        .map(|j| {
+            (
+                j["payload"]["alert_id"].as_str().unwrap().to_owned(),
+                j["queue"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    escalating.sort();
+    let mut expected: Vec<(String, String)> = alerts
+        .iter()
+        .map(|a| (a.id.to_string(), "core".into()))
+        .collect();
+    expected.sort();
+    assert_eq!(
+        escalating, expected,
+        "one first escalation step per alert: {jobs:?}"
+    );
+    assert_eq!(jobs.len(), 4, "{jobs:?}");
     for job in &jobs {
         assert_eq!(job["run_at"], now(&app));
     }

@@ -145,7 +145,11 @@ impl Core {
                 }
             }
         }
-        let mut jobs = Vec::new();
+        let mut jobs: Vec<NewJob> = outcomes
+            .iter()
+            .filter(|o| o.result == IngestResult::Created)
+            .filter_map(|o| o.alert.as_ref().and_then(|a| self.first_escalation_step(a)))
+            .collect();
         for platform in &self.settings.chat_platforms {
             // Opened in this batch: the card is posted as the alert stands when the job runs.
             for outcome in outcomes

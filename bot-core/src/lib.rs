@@ -9,6 +9,7 @@ pub mod auth;
 pub mod chat;
 pub mod clock;
 pub mod effects;
+pub mod escalation;
 mod group_commit;
 pub mod ingest;
 pub mod jobs;

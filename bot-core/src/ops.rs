@@ -32,6 +32,8 @@ pub mod kinds {
     pub const ALERT_OPENED: &str = "chat.alert_opened";
     pub const ALERT_CHANGED: &str = "chat.alert_changed";
     pub const HEARTBEAT_CHECK: &str = "heartbeat.check";
+    pub const ESCALATION_STEP: &str = "escalation.step";
+    pub const PAGE_DM: &str = "chat.page";
 }
 
 pub const CORE_QUEUE: &str = "core";
@@ -64,6 +66,8 @@ pub struct ServiceSettings {
     pub alerts_channel: String,
     /// Severities that are high urgency; the others are low.
     pub high_urgency: Vec<AlertSeverity>,
+    /// The policy that pages for its high-urgency alerts.
+    pub escalation_policy: Option<String>,
 }
 
 impl Default for ServiceSettings {
@@ -71,6 +75,7 @@ impl Default for ServiceSettings {
         ServiceSettings {
             alerts_channel: "alerts".into(),
             high_urgency: vec![AlertSeverity::Critical, AlertSeverity::Error],
+            escalation_policy: None,
         }
     }
 }

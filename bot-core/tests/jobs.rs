@@ -973,6 +973,24 @@ impl Store for FlakyStore {
     ) -> StoreResult<Heartbeat> {
         self.inner.record_ping(id, at, jobs).await
     }
+    async fn escalation(
+        &self,
+        alert: AlertId,
+    ) -> StoreResult<Option<bot_core::model::EscalationState>> {
+        self.inner.escalation(alert).await
+    }
+    async fn advance_escalation(
+        &self,
+        expected_epoch: i32,
+        next: &bot_core::model::EscalationState,
+        entries: Vec<NewTimelineEntry>,
+        jobs: &[NewJob],
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        self.inner
+            .advance_escalation(expected_epoch, next, entries, jobs, at)
+            .await
+    }
     async fn save_override(
         &self,
         schedule: &str,

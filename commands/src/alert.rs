@@ -39,10 +39,14 @@ impl AlertButton {
                 let alert = ctx.core.resolve_alert(&ctx.actor, id).await?;
                 Ok(Reply::ephemeral(format!("Resolved: {}", alert.summary)))
             }
-            AlertButton::Escalate => Err(Failure::Refused(
-                "escalating is not available yet: escalation policies come with on-call paging"
-                    .into(),
-            )),
+            AlertButton::Escalate => {
+                ctx.require(Role::Responder, "escalating an alert")?;
+                let state = ctx.core.escalate_alert(&ctx.actor, id).await?;
+                Ok(Reply::ephemeral(format!(
+                    "Escalated to level {}.",
+                    state.level + 1
+                )))
+            }
             AlertButton::Declare => {
                 ctx.require(Role::Responder, "declaring an incident")?;
                 let alert = ctx.core.store.get_alert(id).await?;

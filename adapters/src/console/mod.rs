@@ -12,6 +12,7 @@ mod render;
 use std::sync::Arc;
 
 use bot_core::effects::ChatEffects;
+use bot_core::escalation::PageByChat;
 use bot_core::jobs::{Handlers, PoolConfig, WorkerPool};
 use bot_core::model::IncidentFilter;
 use bot_core::ops::{CORE_QUEUE, Core, chat_queue};
@@ -49,7 +50,9 @@ pub async fn run(
             );
         }
     }
-    let handlers = ChatEffects::handlers(store.clone(), console.clone()).merge(core_handlers);
+    let handlers = ChatEffects::handlers(store.clone(), console.clone())
+        .merge(PageByChat::handlers(core.clone(), console.clone()))
+        .merge(core_handlers);
     let pool = WorkerPool::new(
         store.clone(),
         core.clock.clone(),

@@ -26,7 +26,7 @@ pub use ingest::{
     NewIntegration, Urgency,
 };
 pub use job::{Job, JobState, NewJob};
-pub use policy::{EscalationLevel, EscalationPolicy, Target};
+pub use policy::{EscalationLevel, EscalationPolicy, EscalationState, Target};
 pub use role::{Actor, Role};
 pub use timeline::{NewTimelineEntry, Subject, TimelineEntry, TimelineKind};
 

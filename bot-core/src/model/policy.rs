@@ -41,3 +41,18 @@ pub struct EscalationPolicy {
     /// How many times the whole policy starts over after its last level.
     pub repeat: u32,
 }
+
+/// Where an alert's escalation stands: which pass over the policy (`cycle`), which level
+/// (0-based), which attempt at that level (1-based), since when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EscalationState {
+    pub alert_id: super::AlertId,
+    pub policy: String,
+    pub epoch: i32,
+    pub cycle: i32,
+    pub level: i32,
+    pub attempt: i32,
+    pub level_started_at: chrono::DateTime<chrono::Utc>,
+    /// False once the policy is exhausted: the alert stays open with a final notice.
+    pub running: bool,
+}

@@ -22,6 +22,8 @@ pub enum TimelineKind {
     AlertRepeated,
     AlertAcknowledged,
     AlertResolved,
+    Paged,
+    Escalated,
 }
 
 string_enum!(TimelineKind, "timeline kind", {
@@ -39,6 +41,8 @@ string_enum!(TimelineKind, "timeline kind", {
     AlertRepeated => "alert_repeated",
     AlertAcknowledged => "alert_acknowledged",
     AlertResolved => "alert_resolved",
+    Paged => "paged",
+    Escalated => "escalated",
 });
 
 /// What a timeline belongs to.

@@ -259,6 +259,23 @@ pub trait Store: Send + Sync {
         at: DateTime<Utc>,
         jobs: JobsFor<'_, Heartbeat>,
     ) -> StoreResult<Heartbeat>;
+    /// Where an alert's escalation stands, if it has started.
+    async fn escalation(
+        &self,
+        alert: AlertId,
+    ) -> StoreResult<Option<crate::model::EscalationState>>;
+    /// Moves an alert's escalation to `next` with its timeline entries and jobs, if it still
+    /// stands at `expected_epoch` (or has not started, for epoch 0). False when a manual
+    /// escalation made this step stale: then nothing is written.
+    async fn advance_escalation(
+        &self,
+        expected_epoch: i32,
+        next: &crate::model::EscalationState,
+        entries: Vec<NewTimelineEntry>,
+        jobs: &[NewJob],
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+
     /// Records an on-call override of `schedule`, by whom.
     async fn save_override(
         &self,

@@ -136,6 +136,8 @@ impl super::sql::Dialect for PostgresStore {
         RETURNING jobs.id, jobs.queue, jobs.kind, jobs.payload, jobs.state, jobs.run_at, \
             jobs.attempts, jobs.max_attempts, jobs.lease_until, jobs.last_error, \
             jobs.created_at, jobs.updated_at";
+    const ESCALATION_EPOCH_FOR_UPDATE: &'static str =
+        "SELECT epoch FROM escalations WHERE alert_id = $1 FOR UPDATE";
     const NEXT_JOB_DUE: &'static str = "SELECT MIN(CASE WHEN state = 'queued' THEN run_at \
         ELSE lease_until END) FROM jobs \
         WHERE state IN ('queued', 'running') AND queue IN (SELECT jsonb_array_elements_text($1))";

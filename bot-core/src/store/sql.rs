@@ -17,6 +17,8 @@ pub(super) trait Dialect {
     /// Claims due jobs: `$1` owner, `$2` lease_until, `$3` now, `$4` JSON array of queues,
     /// `$5` limit. Returns the claimed rows.
     const CLAIM_JOBS: &'static str;
+    /// The `epoch` of alert `$1`'s escalation, locked where the backend can.
+    const ESCALATION_EPOCH_FOR_UPDATE: &'static str;
     /// Earliest moment a job of the queues in `$1` (JSON array) becomes claimable.
     const NEXT_JOB_DUE: &'static str;
     /// Run first in `replace_directory`, so that replicas starting together replace the
@@ -1095,6 +1097,74 @@ macro_rules! impl_store {
                         other => return other,
                     }
                 }
+            }
+
+            async fn escalation(&self, alert: AlertId) -> StoreResult<Option<EscalationState>> {
+                let row: Option<(Uuid, String, i32, i32, i32, i32, DateTime<Utc>, String)> =
+                    sqlx::query_as(
+                        "SELECT alert_id, policy, epoch, cycle, level, attempt, level_started_at, state \
+                         FROM escalations WHERE alert_id = $1",
+                    )
+                    .bind(alert.0)
+                    .fetch_optional(self.reader())
+                    .await?;
+                Ok(row.map(|(id, policy, epoch, cycle, level, attempt, level_started_at, state)| {
+                    EscalationState {
+                        alert_id: AlertId(id),
+                        policy,
+                        epoch,
+                        cycle,
+                        level,
+                        attempt,
+                        level_started_at,
+                        running: state == "running",
+                    }
+                }))
+            }
+
+            async fn advance_escalation(
+                &self,
+                expected_epoch: i32,
+                next: &EscalationState,
+                entries: Vec<NewTimelineEntry>,
+                jobs: &[NewJob],
+                at: DateTime<Utc>,
+            ) -> StoreResult<bool> {
+                let mut tx = self.begin_write().await?;
+                let current: Option<i32> = sqlx::query_scalar(<Self as Dialect>::ESCALATION_EPOCH_FOR_UPDATE)
+                    .bind(next.alert_id.0)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if current.unwrap_or(0) != expected_epoch {
+                    return Ok(false);
+                }
+                let state = if next.running { "running" } else { "exhausted" };
+                sqlx::query(
+                    "INSERT INTO escalations (alert_id, policy, epoch, cycle, level, attempt, \
+                     level_started_at, state, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                     ON CONFLICT (alert_id) DO UPDATE SET policy = excluded.policy, \
+                     epoch = excluded.epoch, cycle = excluded.cycle, level = excluded.level, \
+                     attempt = excluded.attempt, level_started_at = excluded.level_started_at, \
+                     state = excluded.state, updated_at = excluded.updated_at",
+                )
+                .bind(next.alert_id.0)
+                .bind(&next.policy)
+                .bind(next.epoch)
+                .bind(next.cycle)
+                .bind(next.level)
+                .bind(next.attempt)
+                .bind(next.level_started_at)
+                .bind(state)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+                for entry in entries {
+                    Self::insert_timeline(&mut tx, entry).await?;
+                }
+                Self::insert_jobs(&mut tx, jobs, at).await?;
+                tx.commit().await?;
+                self.signal_jobs(jobs);
+                Ok(true)
             }
 
             async fn save_override(

@@ -85,6 +85,8 @@ impl super::sql::Dialect for SqliteStore {
             ORDER BY run_at LIMIT $5) \
         RETURNING id, queue, kind, payload, state, run_at, attempts, max_attempts, lease_until, \
             last_error, created_at, updated_at";
+    const ESCALATION_EPOCH_FOR_UPDATE: &'static str =
+        "SELECT epoch FROM escalations WHERE alert_id = $1";
     const NEXT_JOB_DUE: &'static str = "SELECT MIN(CASE WHEN state = 'queued' THEN run_at \
         ELSE lease_until END) FROM jobs \
         WHERE state IN ('queued', 'running') AND queue IN (SELECT value FROM json_each($1))";
