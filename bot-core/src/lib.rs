@@ -14,6 +14,7 @@ mod group_commit;
 pub mod ingest;
 pub mod jobs;
 pub mod model;
+pub mod notify;
 pub mod oncall;
 pub mod ops;
 pub mod schedule;
