@@ -10,7 +10,7 @@ use bot_core::effects::UpdateReminders;
 use bot_core::ingest::HeartbeatChecks;
 use bot_core::jobs::{Handlers, PoolConfig, WorkerPool};
 use bot_core::model::{
-    Directory, EscalationLevel, EscalationPolicy, NewHeartbeat, NewIntegration, Target,
+    Directory, EscalationLevel, EscalationPolicy, NewHeartbeat, NewIntegration, NotifyRule, Target,
 };
 use bot_core::ops::{CORE_QUEUE, Core, CoreSettings, ServiceSettings};
 use bot_core::{Clock, Store, SystemClock};
@@ -94,8 +94,33 @@ pub fn core(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: &Config) -> Co
                 .collect(),
             policies,
             teams,
+            notify_rules: notify_rules(config),
+            notifier_channels: Vec::new(),
         },
     )
+}
+
+/// The people with paging rules of their own, and those rules.
+fn notify_rules(
+    config: &Config,
+) -> std::collections::HashMap<bot_core::model::UserId, Vec<NotifyRule>> {
+    config
+        .users
+        .iter()
+        .filter(|u| !u.notify.is_empty())
+        .map(|u| {
+            let rules = u
+                .notify
+                .iter()
+                .map(|n| NotifyRule {
+                    channel: n.channel.clone(),
+                    delay: duration(&n.delay).unwrap_or_else(chrono::Duration::zero),
+                    to: n.to.clone(),
+                })
+                .collect();
+            (u.id.clone(), rules)
+        })
+        .collect()
 }
 
 /// The configuration's escalation policies, as the core reads them. `Config::parse` has

@@ -35,7 +35,50 @@ pub struct Config {
     pub schedules: Vec<ScheduleConfig>,
     pub escalation_policies: Vec<EscalationPolicyConfig>,
     pub services: Vec<ServiceConfig>,
+    /// Where e-mail pages go out; absent: no e-mail pages.
+    pub smtp: Option<SmtpConfig>,
 }
+
+/// `[smtp]`: the relay e-mail pages are sent through. The password comes from the
+/// environment variable `SMTP_PASSWORD`, never from the file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct SmtpConfig {
+    pub host: String,
+    #[serde(default = "smtp_port")]
+    pub port: u16,
+    /// `none` (plain, for a local relay), `starttls` or `tls`.
+    #[serde(default = "starttls")]
+    pub tls: String,
+    pub username: Option<String>,
+    pub from: String,
+}
+
+fn smtp_port() -> u16 {
+    587
+}
+
+fn starttls() -> String {
+    "starttls".to_owned()
+}
+
+/// `[[users.notify]]`: one way a person is paged, `delay` after their page begins.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct NotifyConfig {
+    /// `chat`, `webhook`, `email`, `sms` or `voice`.
+    pub channel: String,
+    #[serde(default = "no_delay")]
+    pub delay: String,
+    /// Where, for this channel: a webhook URL (required for webhooks); defaults to the
+    /// person's e-mail address or phone.
+    pub to: Option<String>,
+}
+
+fn no_delay() -> String {
+    "0m".to_owned()
+}
+
+/// The channels a notification rule may name.
+pub const NOTIFY_CHANNELS: &[&str] = &["chat", "webhook", "email", "sms", "voice"];
 
 /// `[incidents]`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -87,6 +130,9 @@ pub struct UserConfig {
     /// The user's identity on each chat platform, by platform name.
     #[serde(default)]
     pub chat: BTreeMap<String, String>,
+    /// How the user is paged; empty: chat at once, SMS after a minute, a call after two.
+    #[serde(default)]
+    pub notify: Vec<NotifyConfig>,
 }
 
 fn responder() -> Role {
@@ -523,6 +569,41 @@ impl Config {
                         let key = (platform.as_str(), identity.as_str());
                         identities.insert(key, (user.id.as_str(), path));
                     }
+                }
+            }
+        }
+
+        for (i, user) in self.users.iter().enumerate() {
+            for (j, rule) in user.notify.iter().enumerate() {
+                let at = KeyPath::of("users").at(i).key("notify").at(j);
+                if !NOTIFY_CHANNELS.contains(&rule.channel.as_str()) {
+                    c.report(
+                        &at.key("channel"),
+                        Part::Value,
+                        format!(
+                            "unknown channel `{}`; expected one of: {}",
+                            rule.channel,
+                            NOTIFY_CHANNELS.join(" ")
+                        ),
+                    );
+                }
+                if rule.delay != "0m" && rule.delay != "0s" {
+                    c.duration(&at.key("delay"), &rule.delay);
+                }
+                let needs = match rule.channel.as_str() {
+                    "webhook" if rule.to.is_none() => {
+                        Some("a webhook rule needs `to`, the URL to POST to")
+                    }
+                    "email" if rule.to.is_none() && user.email.is_none() => {
+                        Some("an e-mail rule needs `to` or the user's `email`")
+                    }
+                    "sms" | "voice" if rule.to.is_none() && user.phone.is_none() => {
+                        Some("an SMS or voice rule needs `to` or the user's `phone`")
+                    }
+                    _ => None,
+                };
+                if let Some(message) = needs {
+                    c.report(&at.key("to"), Part::Value, message.to_owned());
                 }
             }
         }
@@ -1767,6 +1848,41 @@ key_env = "BACKUP_KEY"
         assert_eq!(line, Some(line_of(&text, "high_urgency", 0)));
         assert!(key.starts_with("services[0].high_urgency"), "{key}");
         assert!(message.contains("urgent"), "{message}");
+    }
+
+    #[test]
+    fn notification_rules_name_a_known_channel_a_delay_and_somewhere_to_deliver() {
+        let rules = "[[users.notify]]\nchannel = \"chat\"\n[[users.notify]]\nchannel = \"email\"\ndelay = \"1m\"\n";
+        let text = edit(
+            BASE,
+            "[users.chat]\nconsole = \"bob\"\n",
+            &format!("[users.chat]\nconsole = \"bob\"\n{rules}"),
+        );
+        let (line, key, message) = only_problem(&text);
+        assert_eq!(line, Some(line_of(&text, "channel = \"email\"", 0) - 1));
+        assert_eq!(key, "users[1].notify[1].to");
+        assert_eq!(message, "an e-mail rule needs `to` or the user's `email`");
+
+        let text = edit(&text, "channel = \"email\"", "channel = \"pigeon\"");
+        let (line, key, message) = only_problem(&text);
+        assert_eq!(line, Some(line_of(&text, "channel = \"pigeon\"", 0)));
+        assert_eq!(key, "users[1].notify[1].channel");
+        assert_eq!(
+            message,
+            "unknown channel `pigeon`; expected one of: chat webhook email sms voice"
+        );
+
+        let fine = edit(
+            &text,
+            "channel = \"pigeon\"\ndelay = \"1m\"",
+            "channel = \"webhook\"\ndelay = \"1m\"\nto = \"https://hooks.example.com/page\"",
+        );
+        let config = Config::parse("tocsin.toml", &fine).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            config.users[1].notify[1].to.as_deref(),
+            Some("https://hooks.example.com/page")
+        );
+        assert_eq!(config.users[1].notify[0].delay, "0m");
     }
 
     #[test]

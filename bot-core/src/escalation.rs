@@ -19,10 +19,12 @@ use crate::Core;
 use crate::chat::{ChatPlatform, Message};
 use crate::effects::alert_card;
 use crate::jobs::{Handlers, JobError, JobHandler};
+use crate::model::rules_for_attempt;
 use crate::model::{
     Actor, Alert, AlertId, AlertStatus, EscalationPolicy, EscalationState, Job, NewJob,
     NewTimelineEntry, Subject, Target, TimelineKind, UserId,
 };
+use crate::notify::{Notifier, Page};
 use crate::ops::{CORE_QUEUE, CoreError, CoreResult, Invalid, chat_queue, kinds};
 use crate::store::StoreError;
 
@@ -240,7 +242,25 @@ impl JobHandler for EscalationSteps {
                 &step,
                 Some(person),
             ));
-            for platform in &core.settings.chat_platforms {
+            let rules = core.settings.rules_of(person);
+            for rule in rules_for_attempt(&rules, step.attempt) {
+                if rule.channel == "chat" {
+                    continue;
+                }
+                let payload = json!({
+                    "alert_id": alert.id,
+                    "user": person,
+                    "channel": rule.channel,
+                    "to": rule.to,
+                    "level": step.level + 1,
+                    "attempt": step.attempt,
+                });
+                jobs.push(NewJob::new(CORE_QUEUE, kinds::PAGE_NOTIFY, payload, now));
+            }
+            let by_chat = rules_for_attempt(&rules, step.attempt)
+                .iter()
+                .any(|r| r.channel == "chat");
+            for platform in core.settings.chat_platforms.iter().filter(|_| by_chat) {
                 let payload = json!({ "alert_id": alert.id, "user": person, "label": label });
                 jobs.push(NewJob::new(
                     chat_queue(platform),
@@ -416,5 +436,111 @@ mod tests {
     fn the_policy_repeats_then_stops() {
         let seen = walk(&policy(&[1], 2));
         assert_eq!(seen, [(0, 0, 1, 0), (1, 0, 1, 60), (2, 0, 1, 120)]);
+    }
+}
+
+/// Delivers pages over the `Notifier`s (webhook, e-mail, SMS, voice), unless the alert was
+/// acknowledged or resolved meanwhile, and records each delivery in the alert's timeline.
+pub struct PageByNotifier {
+    core: Core,
+    notifiers: Vec<Arc<dyn Notifier>>,
+    /// The public base URL, for acknowledge links; None: pages carry none.
+    public_url: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct NotifyPayload {
+    alert_id: AlertId,
+    user: UserId,
+    channel: String,
+    to: Option<String>,
+    level: i32,
+    attempt: i32,
+}
+
+impl PageByNotifier {
+    pub fn handlers(
+        core: Core,
+        notifiers: Vec<Arc<dyn Notifier>>,
+        public_url: Option<String>,
+    ) -> Handlers {
+        Handlers::new().on(
+            kinds::PAGE_NOTIFY,
+            Arc::new(PageByNotifier {
+                core,
+                notifiers,
+                public_url,
+            }),
+        )
+    }
+}
+
+#[async_trait]
+impl JobHandler for PageByNotifier {
+    async fn run(&self, job: &Job) -> Result<(), JobError> {
+        let p: NotifyPayload = serde_json::from_value(job.payload.clone())
+            .map_err(|e| JobError::permanent(format!("bad page payload: {e}")))?;
+        let alert = self.core.store.get_alert(p.alert_id).await?;
+        if alert.status != AlertStatus::Open {
+            return Ok(());
+        }
+        let Some(notifier) = self.notifiers.iter().find(|n| n.channel() == p.channel) else {
+            // Not set up in this installation (no Twilio, no SMTP): the person's other
+            // rules still reach them.
+            return Ok(());
+        };
+        let user = match self.core.store.get_user(&p.user).await {
+            Ok(u) => u,
+            Err(StoreError::NotFound(_)) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        let to = p.to.clone().or_else(|| match p.channel.as_str() {
+            "email" => user.email.clone(),
+            "sms" | "voice" => user.phone.clone(),
+            _ => None,
+        });
+        let Some(to) = to else { return Ok(()) };
+        let page = Page {
+            ack_url: self
+                .public_url
+                .as_ref()
+                .map(|u| format!("{u}/api/v1/alerts/{}/ack", alert.id)),
+            alert,
+            user,
+            to,
+            level: p.level,
+            attempt: p.attempt,
+        };
+        let now = self.core.clock.now();
+        let (text, result) = match notifier.deliver(&page).await {
+            Ok(delivery) => (
+                format!("{} page to {} delivered", p.channel, p.user),
+                Ok(delivery.provider_id),
+            ),
+            Err(e) => (
+                format!("{} page to {} failed: {e}", p.channel, p.user),
+                Err(e),
+            ),
+        };
+        let entry = NewTimelineEntry {
+            subject: Subject::Alert(p.alert_id),
+            at: now,
+            kind: TimelineKind::Paged,
+            actor: "system".into(),
+            text,
+            data: json!({
+                "channel": p.channel,
+                "user": p.user,
+                "level": p.level,
+                "attempt": p.attempt,
+                "attempt_of_delivery": job.attempts,
+                "outcome": if result.is_ok() { "delivered" } else { "failed" },
+            }),
+        };
+        self.core
+            .store
+            .add_timeline_entry(entry, &crate::store::no_jobs)
+            .await?;
+        result.map(|_| ()).map_err(JobError::from)
     }
 }

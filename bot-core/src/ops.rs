@@ -34,6 +34,7 @@ pub mod kinds {
     pub const HEARTBEAT_CHECK: &str = "heartbeat.check";
     pub const ESCALATION_STEP: &str = "escalation.step";
     pub const PAGE_DM: &str = "chat.page";
+    pub const PAGE_NOTIFY: &str = "notify.page";
 }
 
 pub const CORE_QUEUE: &str = "core";
@@ -57,6 +58,44 @@ pub struct CoreSettings {
     pub policies: HashMap<String, crate::model::EscalationPolicy>,
     /// Team members, by team.
     pub teams: HashMap<crate::model::TeamId, Vec<UserId>>,
+    /// How each person is paged; people not listed get [`default_rules`].
+    pub notify_rules: HashMap<UserId, Vec<crate::model::NotifyRule>>,
+    /// Notifier channels set up in this installation (`email`, `sms`, …); `chat` is there
+    /// whenever a chat platform is. Rules on other channels are passed over, so that an
+    /// attempt never goes to a channel nobody can deliver on.
+    pub notifier_channels: Vec<String>,
+}
+
+impl CoreSettings {
+    /// The rules `user` is paged by, on channels this installation can deliver on.
+    pub fn rules_of(&self, user: &UserId) -> Vec<crate::model::NotifyRule> {
+        let rules = self
+            .notify_rules
+            .get(user)
+            .cloned()
+            .unwrap_or_else(default_rules);
+        rules
+            .into_iter()
+            .filter(|r| {
+                if r.channel == "chat" {
+                    !self.chat_platforms.is_empty()
+                } else {
+                    self.notifier_channels.contains(&r.channel)
+                }
+            })
+            .collect()
+    }
+}
+
+/// How people without rules of their own are paged: a chat direct message at once, an SMS
+/// after a minute and a voice call after two (channels that are not set up are skipped).
+pub fn default_rules() -> Vec<crate::model::NotifyRule> {
+    use crate::model::NotifyRule;
+    vec![
+        NotifyRule::new("chat", 0),
+        NotifyRule::new("sms", 1),
+        NotifyRule::new("voice", 2),
+    ]
 }
 
 /// How a service's alerts are handled.

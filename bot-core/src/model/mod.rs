@@ -26,7 +26,9 @@ pub use ingest::{
     NewIntegration, Urgency,
 };
 pub use job::{Job, JobState, NewJob};
-pub use policy::{EscalationLevel, EscalationPolicy, EscalationState, Target};
+pub use policy::{
+    EscalationLevel, EscalationPolicy, EscalationState, NotifyRule, Target, rules_for_attempt,
+};
 pub use role::{Actor, Role};
 pub use timeline::{NewTimelineEntry, Subject, TimelineEntry, TimelineKind};
 

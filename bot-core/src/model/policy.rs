@@ -56,3 +56,79 @@ pub struct EscalationState {
     /// False once the policy is exhausted: the alert stays open with a final notice.
     pub running: bool,
 }
+
+/// How a person wants to be paged: on `channel`, `delay` after their page began, at `to`
+/// (an address for the channel; None: the one in their profile).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifyRule {
+    /// `chat`, `webhook`, `email`, `sms` or `voice`.
+    pub channel: String,
+    pub delay: chrono::Duration,
+    pub to: Option<String>,
+}
+
+impl NotifyRule {
+    pub fn new(channel: &str, delay_minutes: i64) -> Self {
+        NotifyRule {
+            channel: channel.into(),
+            delay: chrono::Duration::minutes(delay_minutes),
+            to: None,
+        }
+    }
+}
+
+/// The rules that fire at attempt `attempt` (1-based) of a level, attempts one minute
+/// apart: at the first, those with no delay; at each later one, those whose delay has come
+/// since the one before. When none has come, the latest one fired repeats, so that every
+/// attempt reaches the person ("the page repeats every minute").
+pub fn rules_for_attempt(rules: &[NotifyRule], attempt: i32) -> Vec<&NotifyRule> {
+    let minute = chrono::Duration::minutes(1);
+    let now = minute * (attempt - 1).max(0);
+    let before = minute * (attempt - 2);
+    let due: Vec<&NotifyRule> = rules
+        .iter()
+        .filter(|r| r.delay <= now && (attempt == 1 || r.delay > before))
+        .collect();
+    if !due.is_empty() {
+        return due;
+    }
+    let latest = rules
+        .iter()
+        .filter(|r| r.delay <= now)
+        .map(|r| r.delay)
+        .max();
+    rules.iter().filter(|r| Some(r.delay) == latest).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn channels(rules: &[NotifyRule], attempt: i32) -> Vec<&str> {
+        rules_for_attempt(rules, attempt)
+            .iter()
+            .map(|r| r.channel.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn chat_now_sms_at_one_minute_voice_at_two() {
+        let rules = [
+            NotifyRule::new("chat", 0),
+            NotifyRule::new("sms", 1),
+            NotifyRule::new("voice", 2),
+        ];
+        assert_eq!(channels(&rules, 1), ["chat"]);
+        assert_eq!(channels(&rules, 2), ["sms"]);
+        assert_eq!(channels(&rules, 3), ["voice"]);
+    }
+
+    #[test]
+    fn with_nothing_new_due_the_latest_rule_repeats() {
+        let rules = [NotifyRule::new("chat", 0), NotifyRule::new("email", 0)];
+        assert_eq!(channels(&rules, 1), ["chat", "email"]);
+        assert_eq!(channels(&rules, 2), ["chat", "email"]);
+        let rules = [NotifyRule::new("chat", 0), NotifyRule::new("voice", 5)];
+        assert_eq!(channels(&rules, 3), ["chat"]);
+    }
+}
