@@ -259,6 +259,8 @@ pub trait Store: Send + Sync {
         at: DateTime<Utc>,
         jobs: JobsFor<'_, Heartbeat>,
     ) -> StoreResult<Heartbeat>;
+    /// The open alerts that paged `user`, newest first: what an SMS reply "1" acknowledges.
+    async fn open_alerts_paged_to(&self, user: &UserId) -> StoreResult<Vec<AlertId>>;
     /// Where an alert's escalation stands, if it has started.
     async fn escalation(
         &self,

@@ -136,6 +136,9 @@ impl super::sql::Dialect for PostgresStore {
         RETURNING jobs.id, jobs.queue, jobs.kind, jobs.payload, jobs.state, jobs.run_at, \
             jobs.attempts, jobs.max_attempts, jobs.lease_until, jobs.last_error, \
             jobs.created_at, jobs.updated_at";
+    const OPEN_ALERTS_PAGED_TO: &'static str = "SELECT a.id FROM alerts a WHERE a.status = 'open' \
+        AND EXISTS (SELECT 1 FROM timeline t WHERE t.alert_id = a.id AND t.kind = 'paged' \
+            AND t.data->>'user' = $1) ORDER BY a.id DESC";
     const ESCALATION_EPOCH_FOR_UPDATE: &'static str =
         "SELECT epoch FROM escalations WHERE alert_id = $1 FOR UPDATE";
     const NEXT_JOB_DUE: &'static str = "SELECT MIN(CASE WHEN state = 'queued' THEN run_at \

@@ -17,6 +17,8 @@ pub(super) trait Dialect {
     /// Claims due jobs: `$1` owner, `$2` lease_until, `$3` now, `$4` JSON array of queues,
     /// `$5` limit. Returns the claimed rows.
     const CLAIM_JOBS: &'static str;
+    /// Ids of open alerts with a `paged` timeline entry for user `$1`, newest first.
+    const OPEN_ALERTS_PAGED_TO: &'static str;
     /// The `epoch` of alert `$1`'s escalation, locked where the backend can.
     const ESCALATION_EPOCH_FOR_UPDATE: &'static str;
     /// Earliest moment a job of the queues in `$1` (JSON array) becomes claimable.
@@ -1097,6 +1099,14 @@ macro_rules! impl_store {
                         other => return other,
                     }
                 }
+            }
+
+            async fn open_alerts_paged_to(&self, user: &UserId) -> StoreResult<Vec<AlertId>> {
+                let ids: Vec<Uuid> = sqlx::query_scalar(<Self as Dialect>::OPEN_ALERTS_PAGED_TO)
+                    .bind(user.as_str())
+                    .fetch_all(self.reader())
+                    .await?;
+                Ok(ids.into_iter().map(AlertId).collect())
             }
 
             async fn escalation(&self, alert: AlertId) -> StoreResult<Option<EscalationState>> {

@@ -85,6 +85,9 @@ impl super::sql::Dialect for SqliteStore {
             ORDER BY run_at LIMIT $5) \
         RETURNING id, queue, kind, payload, state, run_at, attempts, max_attempts, lease_until, \
             last_error, created_at, updated_at";
+    const OPEN_ALERTS_PAGED_TO: &'static str = "SELECT a.id FROM alerts a WHERE a.status = 'open' \
+        AND EXISTS (SELECT 1 FROM timeline t WHERE t.alert_id = a.id AND t.kind = 'paged' \
+            AND json_extract(t.data, '$.user') = $1) ORDER BY a.id DESC";
     const ESCALATION_EPOCH_FOR_UPDATE: &'static str =
         "SELECT epoch FROM escalations WHERE alert_id = $1";
     const NEXT_JOB_DUE: &'static str = "SELECT MIN(CASE WHEN state = 'queued' THEN run_at \
