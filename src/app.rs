@@ -4,15 +4,19 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use adapters::notify::{SmtpNotifier, SmtpSettings, WebhookNotifier};
+use adapters::twilio::{TwilioClient, TwilioSettings, TwilioSms, TwilioVoice};
 use anyhow::Context;
 use bot_core::auth::hash_token;
 use bot_core::effects::UpdateReminders;
+use bot_core::escalation::PageByNotifier;
 use bot_core::ingest::HeartbeatChecks;
 use bot_core::jobs::{Handlers, PoolConfig, WorkerPool};
 use bot_core::model::{
     Directory, EscalationLevel, EscalationPolicy, NewHeartbeat, NewIntegration, NotifyRule, Target,
 };
-use bot_core::ops::{CORE_QUEUE, Core, CoreSettings, ServiceSettings};
+use bot_core::notify::Notifier;
+use bot_core::ops::{CORE_QUEUE, Core, CoreSettings, NOTIFY_QUEUE, ServiceSettings};
 use bot_core::{Clock, Store, SystemClock};
 
 use crate::config::{Config, duration};
@@ -95,9 +99,88 @@ pub fn core(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: &Config) -> Co
             policies,
             teams,
             notify_rules: notify_rules(config),
-            notifier_channels: Vec::new(),
+            notifier_channels: Notifiers::channels(config),
         },
     )
+}
+
+/// The channels pages can go out on besides chat, from the environment and configuration:
+/// signed webhooks (`TOCSIN_WEBHOOK_SECRET`), e-mail (`[smtp]`, `SMTP_PASSWORD`), Twilio SMS
+/// and voice (`TWILIO_ACCOUNT_SID`, `TWILIO_AUTH_TOKEN`, `TWILIO_FROM`).
+pub struct Notifiers {
+    pub list: Vec<Arc<dyn Notifier>>,
+    /// For the inbound Twilio routes.
+    pub twilio: Option<http::TwilioInbound>,
+    /// Tocsin's public base URL (`TOCSIN_PUBLIC_URL`, default `http://` + `TOCSIN_LISTEN`).
+    pub public_url: String,
+}
+
+impl Notifiers {
+    pub fn from_env(config: &Config) -> anyhow::Result<Notifiers> {
+        let public_url = std::env::var("TOCSIN_PUBLIC_URL")
+            .ok()
+            .filter(|u| !u.trim().is_empty())
+            .unwrap_or_else(|| {
+                let listen =
+                    std::env::var("TOCSIN_LISTEN").unwrap_or_else(|_| "127.0.0.1:8080".into());
+                format!("http://{listen}")
+            });
+        let mut list: Vec<Arc<dyn Notifier>> = Vec::new();
+        let mut twilio = None;
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        if let Some(secret) = var("TOCSIN_WEBHOOK_SECRET") {
+            list.push(Arc::new(WebhookNotifier::new(secret, reqwest_client()?)));
+        }
+        if let Some(smtp) = &config.smtp {
+            let settings = SmtpSettings {
+                host: smtp.host.clone(),
+                port: smtp.port,
+                tls: smtp.tls,
+                username: smtp.username.clone(),
+                password: var("SMTP_PASSWORD"),
+                from: smtp.from.clone(),
+            };
+            let notifier =
+                SmtpNotifier::new(settings).map_err(|e| anyhow::anyhow!("[smtp]: {e}"))?;
+            list.push(Arc::new(notifier));
+        }
+        if let (Some(sid), Some(token), Some(from)) = (
+            var("TWILIO_ACCOUNT_SID"),
+            var("TWILIO_AUTH_TOKEN"),
+            var("TWILIO_FROM"),
+        ) {
+            let settings = TwilioSettings::new(sid, token.clone(), from, public_url.clone());
+            let client = TwilioClient::new(settings).context("setting up Twilio")?;
+            list.push(Arc::new(TwilioSms::new(client.clone())));
+            list.push(Arc::new(
+                TwilioVoice::new(client).context("setting up Twilio voice")?,
+            ));
+            twilio = Some(http::TwilioInbound {
+                auth_token: token.into(),
+                public_url: public_url.clone().into(),
+            });
+        }
+        Ok(Notifiers {
+            list,
+            twilio,
+            public_url,
+        })
+    }
+
+    /// The channels [`Notifiers::from_env`] sets up, without building anything.
+    pub fn channels(config: &Config) -> Vec<String> {
+        Notifiers::from_env(config)
+            .map(|n| n.list.iter().map(|n| n.channel().to_owned()).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// One HTTP client for webhook pages, with a bounded wait.
+fn reqwest_client() -> anyhow::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .context("building the HTTP client for webhook pages")
 }
 
 /// The people with paging rules of their own, and those rules.
@@ -256,12 +339,18 @@ pub async fn serve(config: Config, database_url: &str, listen: &str) -> anyhow::
         .with_context(|| format!("listening on {listen}"))?;
     let addr: SocketAddr = listener.local_addr()?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let notifiers = Notifiers::from_env(&config)?;
+    let handlers = core_handlers(&core).merge(PageByNotifier::handlers(
+        core.clone(),
+        notifiers.list.clone(),
+        Some(notifiers.public_url.clone()),
+    ));
     let pool = WorkerPool::new(
         core.store.clone(),
         core.clock.clone(),
-        core_handlers(&core),
+        handlers,
         PoolConfig {
-            queues: vec![CORE_QUEUE.into()],
+            queues: vec![CORE_QUEUE.into(), NOTIFY_QUEUE.into()],
             ..Default::default()
         },
     );
@@ -269,7 +358,7 @@ pub async fn serve(config: Config, database_url: &str, listen: &str) -> anyhow::
     let workers = tokio::spawn(pool.run(async move {
         let _ = workers_stop.wait_for(|stop| *stop).await;
     }));
-    let app = http::router(http::AppState::new(core.clone()));
+    let app = http::router(http::AppState::new(core.clone()).with_twilio(notifiers.twilio));
     tracing::info!(%addr, backend = core.store.backend(), "listening");
     // A stable line on stdout for scripts and tests that started us on port 0.
     println!("listening on http://{addr}");

@@ -46,9 +46,9 @@ pub struct SmtpConfig {
     pub host: String,
     #[serde(default = "smtp_port")]
     pub port: u16,
-    /// `none` (plain, for a local relay), `starttls` or `tls`.
+    /// `none` (plain, for a local relay), `starttls` (the default) or `tls`.
     #[serde(default = "starttls")]
-    pub tls: String,
+    pub tls: adapters::notify::SmtpTls,
     pub username: Option<String>,
     pub from: String,
 }
@@ -57,8 +57,8 @@ fn smtp_port() -> u16 {
     587
 }
 
-fn starttls() -> String {
-    "starttls".to_owned()
+fn starttls() -> adapters::notify::SmtpTls {
+    adapters::notify::SmtpTls::StartTls
 }
 
 /// `[[users.notify]]`: one way a person is paged, `delay` after their page begins.

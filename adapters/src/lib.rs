@@ -5,3 +5,5 @@
 
 pub mod alerts;
 pub mod console;
+pub mod notify;
+pub mod twilio;

@@ -25,7 +25,7 @@ use crate::model::{
     NewTimelineEntry, Subject, Target, TimelineKind, UserId,
 };
 use crate::notify::{Notifier, Page};
-use crate::ops::{CORE_QUEUE, CoreError, CoreResult, Invalid, chat_queue, kinds};
+use crate::ops::{CORE_QUEUE, CoreError, CoreResult, Invalid, NOTIFY_QUEUE, chat_queue, kinds};
 use crate::store::StoreError;
 
 /// Attempts at one level before it escalates (the guide's "3 unanswered attempts").
@@ -255,7 +255,7 @@ impl JobHandler for EscalationSteps {
                     "level": step.level + 1,
                     "attempt": step.attempt,
                 });
-                jobs.push(NewJob::new(CORE_QUEUE, kinds::PAGE_NOTIFY, payload, now));
+                jobs.push(NewJob::new(NOTIFY_QUEUE, kinds::PAGE_NOTIFY, payload, now));
             }
             let by_chat = rules_for_attempt(&rules, step.attempt)
                 .iter()

@@ -38,6 +38,9 @@ pub mod kinds {
 }
 
 pub const CORE_QUEUE: &str = "core";
+/// Pages over webhook, e-mail, SMS and voice: run by `tocsin serve` only, the process
+/// that holds the providers' credentials.
+pub const NOTIFY_QUEUE: &str = "notify";
 
 pub fn chat_queue(platform: &str) -> String {
     format!("chat:{platform}")

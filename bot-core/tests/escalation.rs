@@ -251,13 +251,31 @@ async fn acknowledging_stops_every_further_page(db: Db) {
     let alert = fire(&w).await;
     run_until(&w, 90).await;
     // What an SMS reply "1" from the primary would acknowledge.
-    assert_eq!(db.store.open_alerts_paged_to(&"primary".into()).await.unwrap(), [alert]);
-    assert_eq!(db.store.open_alerts_paged_to(&"secondary".into()).await.unwrap(), []);
+    assert_eq!(
+        db.store
+            .open_alerts_paged_to(&"primary".into())
+            .await
+            .unwrap(),
+        [alert]
+    );
+    assert_eq!(
+        db.store
+            .open_alerts_paged_to(&"secondary".into())
+            .await
+            .unwrap(),
+        []
+    );
     w.core
         .acknowledge_alert(&Actor::User("primary".into()), alert)
         .await
         .unwrap();
-    assert_eq!(db.store.open_alerts_paged_to(&"primary".into()).await.unwrap(), []);
+    assert_eq!(
+        db.store
+            .open_alerts_paged_to(&"primary".into())
+            .await
+            .unwrap(),
+        []
+    );
     run_until(&w, 15 * 60).await;
     assert_eq!(dms(&w), [paged(0, "primary"), paged(60, "primary")]);
 }

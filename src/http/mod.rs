@@ -8,6 +8,7 @@ mod ingest;
 mod oncall;
 mod openapi;
 mod ops;
+mod twilio;
 
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -25,6 +26,7 @@ use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
 pub use extract::parse_json;
+pub use twilio::TwilioInbound;
 
 /// Largest request body accepted on any route.
 pub const BODY_LIMIT: usize = 1024 * 1024;
@@ -36,6 +38,8 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct AppState {
     pub core: Core,
     pub metrics: PrometheusHandle,
+    /// Set when Twilio is configured: the inbound SMS and voice routes need it.
+    pub twilio: Option<TwilioInbound>,
 }
 
 impl AppState {
@@ -43,7 +47,13 @@ impl AppState {
         AppState {
             core,
             metrics: metrics_recorder(),
+            twilio: None,
         }
+    }
+
+    pub fn with_twilio(mut self, twilio: Option<TwilioInbound>) -> Self {
+        self.twilio = twilio;
+        self
     }
 }
 
@@ -73,6 +83,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api::routes())
         .merge(ingest::routes())
         .merge(oncall::routes())
+        .merge(twilio::routes())
         .merge(ops::routes())
         .merge(openapi::routes())
         .fallback(|| async { ApiError::not_found("no such route") })
