@@ -27,11 +27,14 @@ const TOKEN: &str = "twilio-auth-token";
 const PUBLIC: &str = "https://tocsin.example.com";
 const ALICE: &str = "+15555550100";
 
+/// The forms the stub received, each with its path under `__path`.
+type Seen = Arc<Mutex<Vec<Vec<(String, String)>>>>;
+
 /// A Twilio Messages API that records each form it is sent.
-async fn stub_twilio() -> (SocketAddr, Arc<Mutex<Vec<Vec<(String, String)>>>>) {
-    let seen: Arc<Mutex<Vec<Vec<(String, String)>>>> = Arc::default();
+async fn stub_twilio() -> (SocketAddr, Seen) {
+    let seen: Seen = Arc::default();
     async fn record(
-        State(seen): State<Arc<Mutex<Vec<Vec<(String, String)>>>>>,
+        State(seen): State<Seen>,
         request: Request<Body>,
     ) -> (StatusCode, axum::Json<serde_json::Value>) {
         let path = request.uri().path().to_owned();
