@@ -1,9 +1,12 @@
 //! Throughput of the foundation, on SQLite and PostgreSQL:
 //! - incidents declared per second over loopback HTTP (each one a durable transaction with
 //!   its timeline entry and follow-up jobs), with p50/p99 latency;
-//! - durable jobs run per second by one worker pool (claim, run a no-op, record).
+//! - durable jobs run per second by one worker pool (claim, run a no-op, record);
+//! - alerts ingested per second through the core, at batch sizes 1 and 100;
+//! - 10,000 alerts escalating at once: first steps and pages per second, and how late the
+//!   steps ran against their due time.
 //!
-//! `cargo bench --bench throughput -- [--seconds N] [--connections N] [--jobs N]`
+//! `cargo bench --bench throughput -- [--seconds N] [--connections N] [--jobs N] [--burst N]`
 //! PostgreSQL is the server `TEST_DATABASE_URL` names (default: local, user postgres);
 //! each run uses a fresh database of its own.
 
@@ -26,6 +29,7 @@ struct Args {
     seconds: u64,
     connections: usize,
     jobs: usize,
+    burst: usize,
 }
 
 fn args() -> Args {
@@ -33,6 +37,7 @@ fn args() -> Args {
         seconds: 5,
         connections: 8,
         jobs: 5_000,
+        burst: 10_000,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -45,6 +50,7 @@ fn args() -> Args {
             "--seconds" => args.seconds = value() as u64,
             "--connections" => args.connections = value(),
             "--jobs" => args.jobs = value(),
+            "--burst" => args.burst = value(),
             _ => {} // cargo bench passes `--bench`; ignore what is not ours
         }
     }
@@ -216,6 +222,96 @@ async fn alerts_ingested(db: db::Db, seconds: u64, batch: usize) -> String {
     )
 }
 
+/// 10,000 high-urgency alerts fire at once on a service whose policy pages a person by
+/// chat: the first escalation step of each, and the page it causes, are run by one worker
+/// pool on the real clock. Reports steps and pages per second and how late each ran
+/// against its `run_at` (read back from the jobs table: finished minus due).
+async fn escalation_burst(db: db::Db, alerts: usize) -> String {
+    use bot_core::escalation::{EscalationSteps, PageByChat};
+    use bot_core::model::{AlertAction, AlertEvent, AlertSeverity, Integration, JobState};
+    let config = tocsin::config::Config::load(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tocsin.example.toml"
+    )))
+    .expect("the example configuration is valid");
+    db.store
+        .replace_directory(&tocsin::app::directory(&config))
+        .await
+        .unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let core = tocsin::app::core(db.store.clone(), clock.clone(), &config);
+    let integration = Integration {
+        id: uuid::Uuid::now_v7(),
+        service: "checkout".into(),
+        name: "bench".into(),
+        kind: "alertmanager".into(),
+        origin: "cli".into(),
+        settings: serde_json::json!({}),
+        created_at: clock.now(),
+    };
+    for batch in 0..alerts.div_ceil(100) {
+        let events = (0..100)
+            .map(|i| AlertEvent {
+                action: AlertAction::Trigger,
+                dedup_key: Some(format!("burst-{batch}-{i}")),
+                severity: AlertSeverity::Critical,
+                summary: format!("burst alert {batch}-{i}"),
+                details: serde_json::json!({}),
+                labels: Default::default(),
+                links: Vec::new(),
+            })
+            .collect();
+        core.ingest(&integration, events).await.unwrap();
+    }
+    // A chat platform that delivers instantly, so the figure is Tocsin's own.
+    let console = Arc::new(adapters::console::Console::new(
+        "incidents",
+        Box::new(std::io::sink()),
+    ));
+    let handlers = EscalationSteps::handlers(core.clone())
+        .merge(PageByChat::handlers(core.clone(), console.clone()))
+        .merge(bot_core::effects::ChatEffects::handlers(
+            db.store.clone(),
+            console,
+        ));
+    let pool = WorkerPool::new(
+        db.store.clone(),
+        clock.clone(),
+        handlers,
+        PoolConfig {
+            queues: vec!["core".into(), "chat:console".into()],
+            concurrency: 32,
+            ..Default::default()
+        },
+    );
+    let started = Instant::now();
+    // Every first step, card and page is due now; later attempts are a minute away.
+    while pool.run_due().await.unwrap() > 0 {}
+    let elapsed = started.elapsed().as_secs_f64();
+    let done = db
+        .store
+        .list_jobs(Some(JobState::Done), 100_000)
+        .await
+        .unwrap();
+    let mut lateness: Vec<Duration> = done
+        .iter()
+        .filter(|j| j.kind == "escalation.step")
+        .map(|j| (j.updated_at - j.run_at).to_std().unwrap_or_default())
+        .collect();
+    lateness.sort();
+    let pages = done.iter().filter(|j| j.kind == "chat.page").count();
+    format!(
+        "escalation burst of {alerts}: {} first steps and {pages} pages in {elapsed:.1} s \
+         ({:.0} steps/s, {:.0} jobs/s in all); step lateness p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+        lateness.len(),
+        lateness.len() as f64 / elapsed,
+        done.len() as f64 / elapsed,
+        percentile(&lateness, 0.50),
+        percentile(&lateness, 0.99),
+        lateness.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+    )
+}
+
 #[tokio::main]
 async fn main() {
     let args = args();
@@ -238,6 +334,11 @@ async fn main() {
         .await;
         db::on(backend, move |db| async move {
             println!("{backend:?}: {}", jobs_run(db, jobs).await);
+        })
+        .await;
+        let burst = args.burst;
+        db::on(backend, move |db| async move {
+            println!("{backend:?}: {}", escalation_burst(db, burst).await);
         })
         .await;
         for batch in [1, 100] {
