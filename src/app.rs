@@ -100,6 +100,7 @@ pub fn core(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: &Config) -> Co
             teams,
             notify_rules: notify_rules(config),
             notifier_channels: Notifiers::channels(config),
+            attempt_interval: config.paging.attempt_interval.as_deref().and_then(duration),
         },
     )
 }

@@ -37,6 +37,16 @@ pub struct Config {
     pub services: Vec<ServiceConfig>,
     /// Where e-mail pages go out; absent: no e-mail pages.
     pub smtp: Option<SmtpConfig>,
+    pub paging: PagingConfig,
+}
+
+/// `[paging]`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct PagingConfig {
+    /// Time between attempts at an escalation level; default the guide's minute. Drills
+    /// (and tests) may shorten it.
+    pub attempt_interval: Option<String>,
 }
 
 /// `[smtp]`: the relay e-mail pages are sent through. The password comes from the
@@ -573,6 +583,9 @@ impl Config {
             }
         }
 
+        if let Some(interval) = &self.paging.attempt_interval {
+            c.duration(&KeyPath::of("paging").key("attempt_interval"), interval);
+        }
         for (i, user) in self.users.iter().enumerate() {
             for (j, rule) in user.notify.iter().enumerate() {
                 let at = KeyPath::of("users").at(i).key("notify").at(j);

@@ -30,8 +30,9 @@ use crate::store::StoreError;
 
 /// Attempts at one level before it escalates (the guide's "3 unanswered attempts").
 pub const ATTEMPTS_PER_LEVEL: i32 = 3;
-/// Time between attempts at one level.
-pub fn attempt_interval() -> Duration {
+/// Time between attempts at one level: the guide's minute, unless configured otherwise
+/// (drills and tests use seconds).
+pub fn default_attempt_interval() -> Duration {
     Duration::minutes(1)
 }
 
@@ -67,11 +68,14 @@ pub(crate) fn first_step(alert: &Alert, policy: Option<&EscalationPolicy>) -> Op
 }
 
 /// What comes after `step`: another attempt, the next level, the policy again, or nothing.
-fn after(step: &Step, policy: &EscalationPolicy) -> Option<(Step, DateTime<Utc>)> {
+fn after(
+    step: &Step,
+    policy: &EscalationPolicy,
+    interval: Duration,
+) -> Option<(Step, DateTime<Utc>)> {
     let level = &policy.levels[step.level as usize];
-    let next_attempt = step.level_started_at + attempt_interval() * step.attempt;
-    let escalate_at =
-        step.level_started_at + level.timeout.min(attempt_interval() * ATTEMPTS_PER_LEVEL);
+    let next_attempt = step.level_started_at + interval * step.attempt;
+    let escalate_at = step.level_started_at + level.timeout.min(interval * ATTEMPTS_PER_LEVEL);
     if step.attempt < ATTEMPTS_PER_LEVEL && next_attempt < escalate_at {
         return Some((
             Step {
@@ -243,7 +247,8 @@ impl JobHandler for EscalationSteps {
                 Some(person),
             ));
             let rules = core.settings.rules_of(person);
-            for rule in rules_for_attempt(&rules, step.attempt) {
+            let interval = core.settings.attempt_interval();
+            for rule in rules_for_attempt(&rules, step.attempt, interval) {
                 if rule.channel == "chat" {
                     continue;
                 }
@@ -257,7 +262,7 @@ impl JobHandler for EscalationSteps {
                 });
                 jobs.push(NewJob::new(NOTIFY_QUEUE, kinds::PAGE_NOTIFY, payload, now));
             }
-            let by_chat = rules_for_attempt(&rules, step.attempt)
+            let by_chat = rules_for_attempt(&rules, step.attempt, interval)
                 .iter()
                 .any(|r| r.channel == "chat");
             for platform in core.settings.chat_platforms.iter().filter(|_| by_chat) {
@@ -270,7 +275,7 @@ impl JobHandler for EscalationSteps {
                 ));
             }
         }
-        let next = after(&step, &policy);
+        let next = after(&step, &policy, core.settings.attempt_interval());
         if let Some((next, at)) = &next {
             jobs.push(step_job(next, *at));
         } else {
@@ -398,7 +403,7 @@ mod tests {
             level_started_at: t0,
         };
         let mut seen = vec![(0, 0, 1, 0)];
-        while let Some((next, at)) = after(&step, policy) {
+        while let Some((next, at)) = after(&step, policy, default_attempt_interval()) {
             seen.push((
                 next.cycle,
                 next.level,

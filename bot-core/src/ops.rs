@@ -67,9 +67,16 @@ pub struct CoreSettings {
     /// whenever a chat platform is. Rules on other channels are passed over, so that an
     /// attempt never goes to a channel nobody can deliver on.
     pub notifier_channels: Vec<String>,
+    /// Time between attempts at an escalation level; None: the guide's minute.
+    pub attempt_interval: Option<Duration>,
 }
 
 impl CoreSettings {
+    pub fn attempt_interval(&self) -> Duration {
+        self.attempt_interval
+            .unwrap_or_else(crate::escalation::default_attempt_interval)
+    }
+
     /// The rules `user` is paged by, on channels this installation can deliver on.
     pub fn rules_of(&self, user: &UserId) -> Vec<crate::model::NotifyRule> {
         let rules = self

@@ -77,14 +77,17 @@ impl NotifyRule {
     }
 }
 
-/// The rules that fire at attempt `attempt` (1-based) of a level, attempts one minute
+/// The rules that fire at attempt `attempt` (1-based) of a level, attempts `interval`
 /// apart: at the first, those with no delay; at each later one, those whose delay has come
 /// since the one before. When none has come, the latest one fired repeats, so that every
 /// attempt reaches the person ("the page repeats every minute").
-pub fn rules_for_attempt(rules: &[NotifyRule], attempt: i32) -> Vec<&NotifyRule> {
-    let minute = chrono::Duration::minutes(1);
-    let now = minute * (attempt - 1).max(0);
-    let before = minute * (attempt - 2);
+pub fn rules_for_attempt(
+    rules: &[NotifyRule],
+    attempt: i32,
+    interval: chrono::Duration,
+) -> Vec<&NotifyRule> {
+    let now = interval * (attempt - 1).max(0);
+    let before = interval * (attempt - 2);
     let due: Vec<&NotifyRule> = rules
         .iter()
         .filter(|r| r.delay <= now && (attempt == 1 || r.delay > before))
@@ -105,7 +108,7 @@ mod tests {
     use super::*;
 
     fn channels(rules: &[NotifyRule], attempt: i32) -> Vec<&str> {
-        rules_for_attempt(rules, attempt)
+        rules_for_attempt(rules, attempt, chrono::Duration::minutes(1))
             .iter()
             .map(|r| r.channel.as_str())
             .collect()
