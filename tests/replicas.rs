@@ -1,6 +1,7 @@
-//! Two `tocsin serve` processes on one PostgreSQL database, paging through a webhook
-//! receiver on loopback: each attempt of each alert's escalation is delivered exactly
-//! once, and killing one process with SIGKILL mid-escalation loses no page.
+//! Paging survives processes dying. Through a webhook receiver on loopback: a process
+//! killed with SIGKILL mid-escalation on SQLite pages the rest after restart; two
+//! `tocsin serve` processes on one PostgreSQL database deliver each attempt of each
+//! alert exactly once, and killing one of them loses no page.
 
 mod support;
 
@@ -121,6 +122,50 @@ fn firing(n: usize) -> Value {
         })
         .collect();
     json!({"version": "4", "status": "firing", "receiver": "tocsin", "groupKey": "{}", "alerts": alerts})
+}
+
+#[tokio::test]
+async fn a_process_killed_mid_escalation_pages_the_rest_after_restart() {
+    let (webhook, pages) = receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("tocsin.toml");
+    std::fs::write(&config, self::config(&webhook)).unwrap();
+    let url = format!("sqlite://{}", dir.path().join("tocsin.db").display());
+    let (mut first, base) = serve(&config, &url).await;
+    let response = reqwest::Client::new()
+        .post(format!("{base}/api/v1/integrations/{KEY}/alertmanager"))
+        .json(&firing(ALERTS))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    eventually("the first pages", Duration::from_secs(30), || async {
+        (pages
+            .lock()
+            .unwrap()
+            .keys()
+            .filter(|(_, attempt)| *attempt == 1)
+            .count()
+            == ALERTS)
+            .then_some(())
+    })
+    .await;
+    first.start_kill().unwrap();
+    first.wait().await.unwrap();
+
+    // Steps due while nothing ran are run at once by the next process.
+    let (_second, _) = serve(&config, &url).await;
+    let all = eventually(
+        "every attempt of every alert",
+        Duration::from_secs(90),
+        || async {
+            let pages = pages.lock().unwrap();
+            (pages.len() == ALERTS * ATTEMPTS).then(|| pages.clone())
+        },
+    )
+    .await;
+    let twice: Vec<_> = all.iter().filter(|(_, n)| **n != 1).collect();
+    assert!(twice.is_empty(), "paged more than once: {twice:?}");
 }
 
 #[tokio::test]
