@@ -159,6 +159,7 @@ impl Notifiers {
             twilio = Some(http::TwilioInbound {
                 auth_token: token.into(),
                 public_url: public_url.clone().into(),
+                hotline_service: config.paging.hotline_service.clone(),
             });
         }
         Ok(Notifiers {

@@ -47,6 +47,10 @@ pub struct PagingConfig {
     /// Time between attempts at an escalation level; default the guide's minute. Drills
     /// (and tests) may shorten it.
     pub attempt_interval: Option<String>,
+    /// The service whose on-call answers the Twilio hotline (`/api/v1/twilio/hotline`):
+    /// callers are put through to its escalation levels' people in order, and an alert
+    /// opens on it.
+    pub hotline_service: Option<ServiceId>,
 }
 
 /// `[smtp]`: the relay e-mail pages are sent through. The password comes from the
@@ -585,6 +589,15 @@ impl Config {
 
         if let Some(interval) = &self.paging.attempt_interval {
             c.duration(&KeyPath::of("paging").key("attempt_interval"), interval);
+        }
+        if let Some(service) = &self.paging.hotline_service
+            && !self.services.iter().any(|s| &s.id == service)
+        {
+            c.report(
+                &KeyPath::of("paging").key("hotline_service"),
+                Part::Value,
+                format!("no service `{service}`"),
+            );
         }
         for (i, user) in self.users.iter().enumerate() {
             for (j, rule) in user.notify.iter().enumerate() {

@@ -77,7 +77,10 @@ fn inbound_sms(from: &str, body: &str, signature: Option<&str>) -> Request<Body>
         .unwrap()
 }
 
-on_both!(an_sms_page_is_acknowledged_by_a_signed_reply);
+on_both!(
+    an_sms_page_is_acknowledged_by_a_signed_reply,
+    the_hotline_rings_the_on_call_in_escalation_order_and_opens_an_alert,
+);
 
 async fn an_sms_page_is_acknowledged_by_a_signed_reply(mut app: TestApp) {
     let (twilio, seen) = stub_twilio().await;
@@ -101,6 +104,7 @@ async fn an_sms_page_is_acknowledged_by_a_signed_reply(mut app: TestApp) {
         tocsin::http::TwilioInbound {
             auth_token: TOKEN.into(),
             public_url: PUBLIC.into(),
+            hotline_service: Some("checkout".into()),
         },
     )));
     let pool = WorkerPool::new(
@@ -194,4 +198,46 @@ async fn an_sms_page_is_acknowledged_by_a_signed_reply(mut app: TestApp) {
     app.clock.advance(chrono::Duration::minutes(10));
     pool.run_due().await.unwrap();
     assert_eq!(seen.lock().unwrap().len(), 1);
+}
+
+async fn the_hotline_rings_the_on_call_in_escalation_order_and_opens_an_alert(mut app: TestApp) {
+    app.router = tocsin::http::router(tocsin::http::AppState::new(app.core.clone()).with_twilio(
+        Some(tocsin::http::TwilioInbound {
+            auth_token: TOKEN.into(),
+            public_url: PUBLIC.into(),
+            hotline_service: Some("checkout".into()),
+        }),
+    ));
+    let params = vec![
+        ("CallSid".to_owned(), "CA0001".to_owned()),
+        ("From".to_owned(), "+4930123456".to_owned()),
+    ];
+    let request = |signature: String| {
+        Request::post("/api/v1/twilio/hotline")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-twilio-signature", signature)
+            .body(Body::from(serde_urlencoded::to_string(&params).unwrap()))
+            .unwrap()
+    };
+    let (status, _) = app.send(request("Zm9yZ2Vk".into())).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let signed = expected_signature(TOKEN, &format!("{PUBLIC}/api/v1/twilio/hotline"), &params);
+    let (status, twiml) = app.send(request(signed)).await;
+    assert_eq!(status, StatusCode::OK);
+    // At the harness clock: level 1 reaches alice (primary), level 2 dieter (secondary,
+    // who has no phone), level 3 the whole team, adding bob and carla, in that order.
+    assert_eq!(
+        twiml.as_str().unwrap(),
+        "<Response><Say>Connecting you to the engineer on call.</Say>\
+         <Dial timeout=\"20\"><Number>+15555550100</Number></Dial>\
+         <Dial timeout=\"20\"><Number>+15555550101</Number></Dial>\
+         <Dial timeout=\"20\"><Number>+4915550100200</Number></Dial>\
+         <Say>Nobody else on call could be reached. Goodbye.</Say></Response>"
+    );
+    let (_, alerts) = app.get("/api/v1/alerts?status=open", &app.viewer).await;
+    assert_eq!(
+        alerts["alerts"][0]["summary"],
+        "Hotline call from +4930123456"
+    );
+    assert_eq!(alerts["alerts"][0]["source"], "hotline");
 }

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use adapters::twilio::dial_twiml;
 use adapters::twilio::inbound::{Reply, parse_form, say_twiml, sms_reply, sms_twiml, voice_digits};
 use adapters::twilio::verify::{SIGNATURE_HEADER, verify};
 use axum::Router;
@@ -14,7 +15,9 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use bot_core::model::{Actor, AlertId, User, UserId};
+use bot_core::model::{
+    Actor, AlertAction, AlertEvent, AlertId, AlertSeverity, Integration, ServiceId, User, UserId,
+};
 
 use super::AppState;
 use super::error::ApiError;
@@ -26,12 +29,15 @@ pub struct TwilioInbound {
     pub auth_token: Arc<str>,
     /// Tocsin's public base URL, as Twilio calls it.
     pub public_url: Arc<str>,
+    /// The service whose on-call the hotline rings, if there is a hotline.
+    pub hotline_service: Option<ServiceId>,
 }
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/twilio/sms", post(sms))
         .route("/api/v1/twilio/voice", post(voice))
+        .route("/api/v1/twilio/hotline", post(hotline))
 }
 
 fn twiml(xml: String) -> Response {
@@ -174,4 +180,62 @@ async fn voice(
         _ => format!("{} Goodbye.", act(&state, &user, &[alert], &reply).await),
     };
     Ok(twiml(say_twiml(&said)))
+}
+
+/// A call to the hotline number: put through to the hotline service's on-call, level by
+/// level, and an alert opened so that the call is on record (and pages, if nobody answers).
+async fn hotline(
+    State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let params = signed_form(&state, &uri, &headers, bytes)?;
+    let service = state
+        .twilio
+        .as_ref()
+        .and_then(|t| t.hotline_service.clone())
+        .ok_or_else(|| ApiError::not_found("no hotline is set up ([paging] hotline_service)"))?;
+    let caller = field(&params, "From");
+    let call = field(&params, "CallSid");
+    let now = state.core.clock.now();
+    let mut people: Vec<UserId> = Vec::new();
+    for level in state.core.service_on_call(&service, now).await? {
+        for person in level.targets.into_iter().flat_map(|t| t.now) {
+            if !people.contains(&person) {
+                people.push(person);
+            }
+        }
+    }
+    let mut numbers = Vec::new();
+    for person in &people {
+        if let Ok(user) = state.core.store.get_user(person).await
+            && let Some(phone) = user.phone
+        {
+            numbers.push(phone);
+        }
+    }
+    let integration = Integration {
+        id: uuid::Uuid::now_v7(),
+        service: service.clone(),
+        name: "hotline".into(),
+        kind: "hotline".into(),
+        origin: "config".into(),
+        settings: serde_json::json!({}),
+        created_at: now,
+    };
+    let event = AlertEvent {
+        action: AlertAction::Trigger,
+        dedup_key: Some(format!("hotline:{call}")),
+        severity: AlertSeverity::Critical,
+        summary: format!("Hotline call from {caller}"),
+        details: serde_json::json!({ "from": caller, "call_sid": call, "dialled": numbers }),
+        labels: [("hotline".to_owned(), "true".to_owned())].into(),
+        links: Vec::new(),
+    };
+    state.core.ingest(&integration, vec![event]).await?;
+    Ok(twiml(dial_twiml(
+        &numbers,
+        "Connecting you to the engineer on call.",
+    )))
 }
