@@ -103,8 +103,9 @@ pub fn channel_name(incident: &Incident) -> String {
     name.trim_end_matches('-').to_owned()
 }
 
-/// The alert card: what fires, how bad, its state, and what you can do about it.
-pub fn alert_card(alert: &Alert) -> Message {
+/// The alert card: what fires, how bad, its state, who was paged and how that went, and
+/// what you can do about it. `pages` are the alert's `paged` timeline entries.
+pub fn alert_card(alert: &Alert, pages: &[crate::model::TimelineEntry]) -> Message {
     let tone = if alert.is_open() {
         Tone::from(alert.severity)
     } else {
@@ -137,6 +138,18 @@ pub fn alert_card(alert: &Alert) -> Message {
         field("Events", alert.event_count.to_string()),
         field("Source", alert.source.clone()),
     ];
+    // The latest few pages and deliveries: enough to see that someone is being reached.
+    let shown: Vec<&str> = pages
+        .iter()
+        .rev()
+        .take(3)
+        .rev()
+        .map(|e| e.text.as_str())
+        .collect();
+    let mut fields = fields;
+    if !shown.is_empty() {
+        fields.push(field("Paging", shown.join("\n")));
+    }
     let text = alert
         .links
         .iter()
@@ -379,8 +392,13 @@ impl ChatEffects {
         let channel = p
             .channel
             .ok_or_else(|| JobError::permanent("chat.alert_opened without a channel"))?;
-        self.post_once(&alert_card_key(alert.id), &channel, &alert_card(&alert))
-            .await?;
+        let pages = self.pages(alert.id).await?;
+        self.post_once(
+            &alert_card_key(alert.id),
+            &channel,
+            &alert_card(&alert, &pages),
+        )
+        .await?;
         Ok(())
     }
 
@@ -394,10 +412,23 @@ impl ChatEffects {
             .await?
         {
             self.platform
-                .update_message(&posted.channel_id, &posted.message_id, &alert_card(&alert))
+                .update_message(
+                    &posted.channel_id,
+                    &posted.message_id,
+                    &alert_card(&alert, &self.pages(alert.id).await?),
+                )
                 .await?;
         }
         Ok(())
+    }
+
+    /// The alert's `paged` timeline entries, oldest first.
+    async fn pages(&self, alert: AlertId) -> Result<Vec<crate::model::TimelineEntry>, JobError> {
+        let timeline = self.store.timeline(Subject::Alert(alert)).await?;
+        Ok(timeline
+            .into_iter()
+            .filter(|e| e.kind == TimelineKind::Paged)
+            .collect())
     }
 
     async fn reminder(&self, p: IncidentPayload) -> Result<(), JobError> {

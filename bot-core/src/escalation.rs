@@ -275,6 +275,8 @@ impl JobHandler for EscalationSteps {
                 ));
             }
         }
+        // The alert's cards show who is being paged.
+        jobs.extend(core.alert_changed_jobs(alert.id, now));
         let next = after(&step, &policy, core.settings.attempt_interval());
         if let Some((next, at)) = &next {
             jobs.push(step_job(next, *at));
@@ -364,7 +366,7 @@ impl JobHandler for PageByChat {
         let Some(identity) = user.chat.get(self.platform.name()) else {
             return Ok(()); // not on this platform
         };
-        let mut card: Message = alert_card(&alert);
+        let mut card: Message = alert_card(&alert, &[]);
         card.text.insert(0, format!("You are paged ({}).", p.label));
         self.platform.send_dm(identity, &card).await?;
         Ok(())
@@ -544,7 +546,9 @@ impl JobHandler for PageByNotifier {
         };
         self.core
             .store
-            .add_timeline_entry(entry, &crate::store::no_jobs)
+            .add_timeline_entry(entry, &|_: &crate::model::TimelineEntry| {
+                self.core.alert_changed_jobs(p.alert_id, now)
+            })
             .await?;
         result.map(|_| ()).map_err(JobError::from)
     }

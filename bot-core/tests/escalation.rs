@@ -26,6 +26,8 @@ use serde_json::json;
 struct Pager {
     clock: ManualClock,
     dms: Mutex<Vec<(i64, String)>>,
+    /// The alert card as last posted or edited, as plain text.
+    card: Mutex<String>,
     start: chrono::DateTime<chrono::Utc>,
 }
 
@@ -37,10 +39,12 @@ impl ChatPlatform for Pager {
     fn announcements_channel(&self) -> Option<String> {
         None
     }
-    async fn post_message(&self, _: &str, _: &Message) -> Result<String, ChatError> {
+    async fn post_message(&self, _: &str, message: &Message) -> Result<String, ChatError> {
+        *self.card.lock().unwrap() = message.plain();
         Ok("m".into())
     }
-    async fn update_message(&self, _: &str, _: &str, _: &Message) -> Result<(), ChatError> {
+    async fn update_message(&self, _: &str, _: &str, message: &Message) -> Result<(), ChatError> {
+        *self.card.lock().unwrap() = message.plain();
         Ok(())
     }
     async fn create_channel(&self, name: &str, _: &str) -> Result<ChannelRef, ChatError> {
@@ -134,6 +138,7 @@ async fn world_since(
     let pager = Arc::new(Pager {
         clock: clock.clone(),
         dms: Mutex::default(),
+        card: Mutex::default(),
         start,
     });
     let handlers = bot_core::escalation::EscalationSteps::handlers(core.clone())
@@ -244,6 +249,12 @@ async fn the_guide_policy_pages_each_level_three_times_a_minute_apart(db: Db) {
     );
     assert_eq!((last.at - w.pager.start).num_seconds(), 480);
     assert!(!db.store.escalation(alert).await.unwrap().unwrap().running);
+    // The card in the alerts channel shows the latest pages.
+    let card = w.pager.card.lock().unwrap().clone();
+    assert!(
+        card.contains("Paging: level 3, attempt 1: paged tertiary\nlevel 3, attempt 2: paged tertiary\nlevel 3, attempt 3: paged tertiary"),
+        "{card}"
+    );
 }
 
 async fn acknowledging_stops_every_further_page(db: Db) {
