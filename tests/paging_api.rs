@@ -79,10 +79,14 @@ fn inbound_sms(from: &str, body: &str, signature: Option<&str>) -> Request<Body>
 
 on_both!(
     an_sms_page_is_acknowledged_by_a_signed_reply,
+    the_ack_link_in_a_page_acknowledges_after_a_press_not_a_visit,
     the_hotline_rings_the_on_call_in_escalation_order_and_opens_an_alert,
 );
 
-async fn an_sms_page_is_acknowledged_by_a_signed_reply(mut app: TestApp) {
+/// The example's core paging alice by SMS at once (and by nothing else) through a Twilio
+/// stub, behind a router with the Twilio webhooks; a pool running its steps and pages; and
+/// a critical alert on checkout whose first page has gone out.
+async fn paging(app: &mut TestApp) -> (WorkerPool, Seen, bot_core::model::Alert) {
     let (twilio, seen) = stub_twilio().await;
     let mut settings = TwilioSettings::new("AC123", TOKEN, "+15550009999", PUBLIC);
     settings.api_url = format!("http://{twilio}");
@@ -145,6 +149,11 @@ async fn an_sms_page_is_acknowledged_by_a_signed_reply(mut app: TestApp) {
         .unwrap();
     pool.run_due().await.unwrap();
 
+    (pool, seen, alert)
+}
+
+async fn an_sms_page_is_acknowledged_by_a_signed_reply(mut app: TestApp) {
+    let (pool, seen, alert) = paging(&mut app).await;
     let sent = seen.lock().unwrap().clone();
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert_eq!(
@@ -240,4 +249,57 @@ async fn the_hotline_rings_the_on_call_in_escalation_order_and_opens_an_alert(mu
         "Hotline call from +4930123456"
     );
     assert_eq!(alerts["alerts"][0]["source"], "hotline");
+}
+
+async fn the_ack_link_in_a_page_acknowledges_after_a_press_not_a_visit(mut app: TestApp) {
+    let (_pool, seen, alert) = paging(&mut app).await;
+    let body = field(&seen.lock().unwrap()[0], "Body").to_owned();
+    let link = body
+        .split_whitespace()
+        .find(|w| w.starts_with(PUBLIC))
+        .unwrap_or_else(|| panic!("no link in {body}"))
+        .to_owned();
+    let path = link.strip_prefix(PUBLIC).unwrap().to_owned();
+    assert!(
+        path.starts_with(&format!("/ack/{}/alice/", alert.id)),
+        "{path}"
+    );
+
+    // Opening the link (as a mail scanner would) only shows the alert and a button.
+    let (status, page) = app
+        .send(Request::get(&path).body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let page = page.as_str().unwrap().to_owned();
+    assert!(
+        page.contains("Checkout is down") && page.contains("<form method=\"post\">"),
+        "{page}"
+    );
+    assert_eq!(
+        app.db.store.get_alert(alert.id).await.unwrap().status,
+        AlertStatus::Open
+    );
+
+    // A link for someone else, or a forged one, is nothing.
+    let bob = path.replace("/alice/", "/bob/");
+    let (status, _) = app
+        .send(Request::post(&bob).body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app
+        .send(
+            Request::post(format!("/ack/{}/alice/00ff", alert.id))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let (status, page) = app
+        .send(Request::post(&path).body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.as_str().unwrap().contains("Acknowledged by alice."));
+    let acked = app.db.store.get_alert(alert.id).await.unwrap();
+    assert_eq!(acked.acknowledged_by.as_deref(), Some("user:alice"));
 }

@@ -507,11 +507,26 @@ impl JobHandler for PageByNotifier {
             _ => None,
         });
         let Some(to) = to else { return Ok(()) };
+        let ack_url = match &self.public_url {
+            Some(base) => {
+                let fresh = crate::auth::generate_token();
+                let key = self
+                    .core
+                    .store
+                    .instance_secret(crate::auth::ACK_LINK_KEY, &fresh)
+                    .await?;
+                let sig = crate::auth::ack_signature(&key, alert.id, &user.id);
+                Some(format!(
+                    "{}/ack/{}/{}/{sig}",
+                    base.trim_end_matches('/'),
+                    alert.id,
+                    user.id
+                ))
+            }
+            None => None,
+        };
         let page = Page {
-            ack_url: self
-                .public_url
-                .as_ref()
-                .map(|u| format!("{u}/api/v1/alerts/{}/ack", alert.id)),
+            ack_url,
             alert,
             user,
             to,

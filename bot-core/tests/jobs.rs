@@ -973,6 +973,9 @@ impl Store for FlakyStore {
     ) -> StoreResult<Heartbeat> {
         self.inner.record_ping(id, at, jobs).await
     }
+    async fn instance_secret(&self, name: &str, fresh: &str) -> StoreResult<String> {
+        self.inner.instance_secret(name, fresh).await
+    }
     async fn open_alerts_paged_to(&self, user: &UserId) -> StoreResult<Vec<AlertId>> {
         self.inner.open_alerts_paged_to(user).await
     }

@@ -1,6 +1,7 @@
 //! HTTP wiring: one router for the REST API, health, readiness and metrics, with request
 //! ids, tracing spans, a body limit and timeouts on every route.
 
+mod ack;
 mod api;
 mod error;
 mod extract;
@@ -81,6 +82,7 @@ pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
         .merge(api::routes())
+        .merge(ack::routes())
         .merge(ingest::routes())
         .merge(oncall::routes())
         .merge(twilio::routes())

@@ -259,6 +259,9 @@ pub trait Store: Send + Sync {
         at: DateTime<Utc>,
         jobs: JobsFor<'_, Heartbeat>,
     ) -> StoreResult<Heartbeat>;
+    /// The installation's secret called `name`, made from `fresh` on first use; every
+    /// replica gets the one that was stored first.
+    async fn instance_secret(&self, name: &str, fresh: &str) -> StoreResult<String>;
     /// The open alerts that paged `user`, newest first: what an SMS reply "1" acknowledges.
     async fn open_alerts_paged_to(&self, user: &UserId) -> StoreResult<Vec<AlertId>>;
     /// Where an alert's escalation stands, if it has started.

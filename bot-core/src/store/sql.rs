@@ -1101,6 +1101,21 @@ macro_rules! impl_store {
                 }
             }
 
+            async fn instance_secret(&self, name: &str, fresh: &str) -> StoreResult<String> {
+                sqlx::query(
+                    "INSERT INTO instance_secrets (name, value) VALUES ($1, $2) \
+                     ON CONFLICT (name) DO NOTHING",
+                )
+                .bind(name)
+                .bind(fresh)
+                .execute(self.writer())
+                .await?;
+                Ok(sqlx::query_scalar("SELECT value FROM instance_secrets WHERE name = $1")
+                    .bind(name)
+                    .fetch_one(self.writer())
+                    .await?)
+            }
+
             async fn open_alerts_paged_to(&self, user: &UserId) -> StoreResult<Vec<AlertId>> {
                 let ids: Vec<Uuid> = sqlx::query_scalar(<Self as Dialect>::OPEN_ALERTS_PAGED_TO)
                     .bind(user.as_str())
