@@ -201,6 +201,7 @@ fn notify_rules(
                     channel: n.channel.clone(),
                     delay: duration(&n.delay).unwrap_or_else(chrono::Duration::zero),
                     to: n.to.clone(),
+                    urgency: n.urgency,
                 })
                 .collect();
             (u.id.clone(), rules)

@@ -85,6 +85,8 @@ pub struct NotifyConfig {
     /// Where, for this channel: a webhook URL (required for webhooks); defaults to the
     /// person's e-mail address or phone.
     pub to: Option<String>,
+    /// `high` or `low`: the alerts this rule is for; absent: all.
+    pub urgency: Option<bot_core::model::Urgency>,
 }
 
 fn no_delay() -> String {

@@ -50,10 +50,11 @@ fn step_job(step: &Step, at: DateTime<Utc>) -> NewJob {
     NewJob::new(CORE_QUEUE, kinds::ESCALATION_STEP, json!(step), at)
 }
 
-/// The first step of `alert`'s escalation, if it pages at all: high urgency and a policy.
+/// The first step of `alert`'s escalation, if its service has a policy. Urgency decides how
+/// people are reached (their rules for it), not whether.
 pub(crate) fn first_step(alert: &Alert, policy: Option<&EscalationPolicy>) -> Option<NewJob> {
     let policy = policy?;
-    if alert.urgency != crate::model::Urgency::High || policy.levels.is_empty() {
+    if policy.levels.is_empty() {
         return None;
     }
     let step = Step {
@@ -246,7 +247,7 @@ impl JobHandler for EscalationSteps {
                 &step,
                 Some(person),
             ));
-            let rules = core.settings.rules_of(person);
+            let rules = core.settings.rules_of(person, alert.urgency);
             let interval = core.settings.attempt_interval();
             for rule in rules_for_attempt(&rules, step.attempt, interval) {
                 if rule.channel == "chat" {

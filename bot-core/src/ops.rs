@@ -78,12 +78,24 @@ impl CoreSettings {
     }
 
     /// The rules `user` is paged by, on channels this installation can deliver on.
-    pub fn rules_of(&self, user: &UserId) -> Vec<crate::model::NotifyRule> {
-        let rules = self
+    pub fn rules_of(
+        &self,
+        user: &UserId,
+        urgency: crate::model::Urgency,
+    ) -> Vec<crate::model::NotifyRule> {
+        let own: Vec<crate::model::NotifyRule> = self
             .notify_rules
             .get(user)
+            .into_iter()
+            .flatten()
+            .filter(|r| r.urgency.is_none_or(|u| u == urgency))
             .cloned()
-            .unwrap_or_else(default_rules);
+            .collect();
+        let rules = if own.is_empty() {
+            default_rules(urgency)
+        } else {
+            own
+        };
         rules
             .into_iter()
             .filter(|r| {
@@ -97,15 +109,19 @@ impl CoreSettings {
     }
 }
 
-/// How people without rules of their own are paged: a chat direct message at once, an SMS
-/// after a minute and a voice call after two (channels that are not set up are skipped).
-pub fn default_rules() -> Vec<crate::model::NotifyRule> {
-    use crate::model::NotifyRule;
-    vec![
-        NotifyRule::new("chat", 0),
-        NotifyRule::new("sms", 1),
-        NotifyRule::new("voice", 2),
-    ]
+/// How people without rules of their own for an alert's urgency are paged: for high
+/// urgency a chat direct message at once, an SMS after a minute and a voice call after
+/// two; for low urgency a chat message only (channels not set up are skipped).
+pub fn default_rules(urgency: crate::model::Urgency) -> Vec<crate::model::NotifyRule> {
+    use crate::model::{NotifyRule, Urgency};
+    match urgency {
+        Urgency::High => vec![
+            NotifyRule::new("chat", 0),
+            NotifyRule::new("sms", 1),
+            NotifyRule::new("voice", 2),
+        ],
+        Urgency::Low => vec![NotifyRule::new("chat", 0)],
+    }
 }
 
 /// How a service's alerts are handled.
@@ -408,5 +424,49 @@ fn describe(change: &IncidentChange) -> String {
         IncidentChange::AddResponder(u) => format!("Responder added: {u}"),
         IncidentChange::AddService(s) => format!("Affected service added: {s}"),
         IncidentChange::LinkAlert(a) => format!("Alert linked: {a}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{NotifyRule, Urgency};
+
+    fn channels(settings: &CoreSettings, user: &str, urgency: Urgency) -> Vec<String> {
+        settings
+            .rules_of(&user.into(), urgency)
+            .into_iter()
+            .map(|r| r.channel)
+            .collect()
+    }
+
+    #[test]
+    fn rules_follow_urgency_and_skip_channels_not_set_up() {
+        let mut settings = CoreSettings {
+            chat_platforms: vec!["console".into()],
+            notifier_channels: vec!["sms".into(), "email".into()],
+            ..Default::default()
+        };
+        // Defaults: high urgency chat, SMS, (voice is not set up); low urgency chat only.
+        assert_eq!(channels(&settings, "alice", Urgency::High), ["chat", "sms"]);
+        assert_eq!(channels(&settings, "alice", Urgency::Low), ["chat"]);
+        // Own rules per urgency; a rule without urgency is for both.
+        let email_low = NotifyRule {
+            urgency: Some(Urgency::Low),
+            ..NotifyRule::new("email", 0)
+        };
+        let sms_high = NotifyRule {
+            urgency: Some(Urgency::High),
+            ..NotifyRule::new("sms", 1)
+        };
+        settings.notify_rules.insert(
+            "alice".into(),
+            vec![NotifyRule::new("chat", 0), email_low, sms_high],
+        );
+        assert_eq!(channels(&settings, "alice", Urgency::High), ["chat", "sms"]);
+        assert_eq!(
+            channels(&settings, "alice", Urgency::Low),
+            ["chat", "email"]
+        );
     }
 }

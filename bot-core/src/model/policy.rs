@@ -65,6 +65,8 @@ pub struct NotifyRule {
     pub channel: String,
     pub delay: chrono::Duration,
     pub to: Option<String>,
+    /// The alerts it is for, by urgency; None: all.
+    pub urgency: Option<super::Urgency>,
 }
 
 impl NotifyRule {
@@ -73,6 +75,7 @@ impl NotifyRule {
             channel: channel.into(),
             delay: chrono::Duration::minutes(delay_minutes),
             to: None,
+            urgency: None,
         }
     }
 }
