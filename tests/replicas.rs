@@ -124,14 +124,9 @@ fn firing(n: usize) -> Value {
     json!({"version": "4", "status": "firing", "receiver": "tocsin", "groupKey": "{}", "alerts": alerts})
 }
 
-#[tokio::test]
-async fn a_process_killed_mid_escalation_pages_the_rest_after_restart() {
-    let (webhook, pages) = receiver().await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("tocsin.toml");
-    std::fs::write(&config, self::config(&webhook)).unwrap();
-    let url = format!("sqlite://{}", dir.path().join("tocsin.db").display());
-    let (mut first, base) = serve(&config, &url).await;
+/// Fires `ALERTS` alerts at `base`, waits until each has been paged once, then kills
+/// `victim` with SIGKILL.
+async fn fire_then_kill(base: &str, pages: &Pages, victim: &mut Child) {
     let response = reqwest::Client::new()
         .post(format!("{base}/api/v1/integrations/{KEY}/alertmanager"))
         .json(&firing(ALERTS))
@@ -140,21 +135,16 @@ async fn a_process_killed_mid_escalation_pages_the_rest_after_restart() {
         .unwrap();
     assert_eq!(response.status(), 200);
     eventually("the first pages", Duration::from_secs(30), || async {
-        (pages
-            .lock()
-            .unwrap()
-            .keys()
-            .filter(|(_, attempt)| *attempt == 1)
-            .count()
-            == ALERTS)
-            .then_some(())
+        let pages = pages.lock().unwrap();
+        (pages.keys().filter(|(_, attempt)| *attempt == 1).count() == ALERTS).then_some(())
     })
     .await;
-    first.start_kill().unwrap();
-    first.wait().await.unwrap();
+    victim.start_kill().unwrap();
+    victim.wait().await.unwrap();
+}
 
-    // Steps due while nothing ran are run at once by the next process.
-    let (_second, _) = serve(&config, &url).await;
+/// Waits for every attempt of every alert; asserts none was paged twice.
+async fn every_page_once(pages: &Pages) -> HashMap<(String, i64), usize> {
     let all = eventually(
         "every attempt of every alert",
         Duration::from_secs(90),
@@ -166,6 +156,21 @@ async fn a_process_killed_mid_escalation_pages_the_rest_after_restart() {
     .await;
     let twice: Vec<_> = all.iter().filter(|(_, n)| **n != 1).collect();
     assert!(twice.is_empty(), "paged more than once: {twice:?}");
+    all
+}
+
+#[tokio::test]
+async fn a_process_killed_mid_escalation_pages_the_rest_after_restart() {
+    let (webhook, pages) = receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("tocsin.toml");
+    std::fs::write(&config, self::config(&webhook)).unwrap();
+    let url = format!("sqlite://{}", dir.path().join("tocsin.db").display());
+    let (mut first, base) = serve(&config, &url).await;
+    fire_then_kill(&base, &pages, &mut first).await;
+    // Steps due while nothing ran are run at once by the next process.
+    let (_second, _) = serve(&config, &url).await;
+    every_page_once(&pages).await;
 }
 
 #[tokio::test]
@@ -177,41 +182,11 @@ async fn two_replicas_page_each_attempt_once_and_a_killed_one_loses_nothing() {
         std::fs::write(&config, self::config(&webhook)).unwrap();
         let (mut a, base) = serve(&config, &db.url).await;
         let (_b, _) = serve(&config, &db.url).await;
-
-        let response = reqwest::Client::new()
-            .post(format!("{base}/api/v1/integrations/{KEY}/alertmanager"))
-            .json(&firing(ALERTS))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-
-        // Every alert's first page is out; then one replica dies without warning.
-        eventually("the first pages", Duration::from_secs(30), || async {
-            (pages
-                .lock()
-                .unwrap()
-                .keys()
-                .filter(|(_, attempt)| *attempt == 1)
-                .count()
-                == ALERTS)
-                .then_some(())
-        })
-        .await;
-        a.start_kill().unwrap();
-        a.wait().await.unwrap();
-
-        // The survivor delivers the rest. A step the dead process had claimed waits for its
-        // lease (60 s) to expire, hence the patience.
-        let all = eventually(
-            "every attempt of every alert",
-            Duration::from_secs(90),
-            || async {
-                let pages = pages.lock().unwrap();
-                (pages.len() == ALERTS * ATTEMPTS).then(|| pages.clone())
-            },
-        )
-        .await;
+        // Every alert's first page is out; then one replica dies without warning. The
+        // survivor delivers the rest (a step the dead one had claimed waits for its 60 s
+        // lease to expire, hence the patience).
+        fire_then_kill(&base, &pages, &mut a).await;
+        let all = every_page_once(&pages).await;
         // Nothing can page later: every job is finished (the last step wrote the final
         // notice), and the counts still stand.
         eventually("every job finished", Duration::from_secs(90), || async {
@@ -224,14 +199,9 @@ async fn two_replicas_page_each_attempt_once_and_a_killed_one_loses_nothing() {
         })
         .await;
         assert_eq!(*pages.lock().unwrap(), all);
-        let twice: Vec<_> = all.iter().filter(|(_, n)| **n != 1).collect();
-        assert!(twice.is_empty(), "paged more than once: {twice:?}");
-        let attempts: Vec<i64> = {
-            let mut a: Vec<i64> = all.keys().map(|(_, attempt)| *attempt).collect();
-            a.sort();
-            a.dedup();
-            a
-        };
+        let mut attempts: Vec<i64> = all.keys().map(|(_, attempt)| *attempt).collect();
+        attempts.sort();
+        attempts.dedup();
         assert_eq!(attempts, [1, 2, 3]);
     })
     .await;
