@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
+use bot_core::store::Store;
 use serde_json::{Value, json};
 use support::{Backend, eventually};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -20,7 +21,8 @@ use tokio::process::{Child, Command};
 const BIN: &str = env!("CARGO_BIN_EXE_tocsin");
 const KEY: &str = "replicas-alertmanager-key";
 const ALERTS: usize = 10;
-/// Attempts per alert: one level, three attempts a second apart, no repeat.
+/// Attempts per alert: one level, three attempts two seconds apart, no repeat. The gap
+/// leaves the tests below a moment with no job in flight to kill a process at.
 const ATTEMPTS: usize = 3;
 
 type Pages = Arc<Mutex<HashMap<(String, i64), usize>>>;
@@ -48,7 +50,7 @@ fn config(webhook: &str) -> String {
     format!(
         r#"
 [paging]
-attempt_interval = "1s"
+attempt_interval = "2s"
 
 [console]
 enabled = false
@@ -124,9 +126,15 @@ fn firing(n: usize) -> Value {
     json!({"version": "4", "status": "firing", "receiver": "tocsin", "groupKey": "{}", "alerts": alerts})
 }
 
-/// Fires `ALERTS` alerts at `base`, waits until each has been paged once, then kills
-/// `victim` with SIGKILL.
-async fn fire_then_kill(base: &str, pages: &Pages, victim: &mut Child) {
+/// Fires `ALERTS` alerts at `base`, waits until each has been paged once and no job is in
+/// flight, then kills `victim` with SIGKILL.
+///
+/// Delivery is at least once: a process killed after a receiver took a page but before it
+/// recorded that will send it again once its lease expires. That window is milliseconds
+/// and cannot be closed from this side (receivers can dedupe on the page's alert and
+/// attempt). This test is about the rest, losing nothing and never running a job twice,
+/// so it kills between jobs, not inside one.
+async fn fire_then_kill(base: &str, pages: &Pages, store: &dyn Store, victim: &mut Child) {
     let response = reqwest::Client::new()
         .post(format!("{base}/api/v1/integrations/{KEY}/alertmanager"))
         .json(&firing(ALERTS))
@@ -137,6 +145,15 @@ async fn fire_then_kill(base: &str, pages: &Pages, victim: &mut Child) {
     eventually("the first pages", Duration::from_secs(30), || async {
         let pages = pages.lock().unwrap();
         (pages.keys().filter(|(_, attempt)| *attempt == 1).count() == ALERTS).then_some(())
+    })
+    .await;
+    eventually("no job in flight", Duration::from_secs(30), || async {
+        let counts = store.counts().await.unwrap();
+        let running = counts
+            .jobs_by_state
+            .iter()
+            .any(|(state, n)| state == "running" && *n > 0);
+        (!running).then_some(())
     })
     .await;
     victim.start_kill().unwrap();
@@ -167,7 +184,8 @@ async fn a_process_killed_mid_escalation_pages_the_rest_after_restart() {
     std::fs::write(&config, self::config(&webhook)).unwrap();
     let url = format!("sqlite://{}", dir.path().join("tocsin.db").display());
     let (mut first, base) = serve(&config, &url).await;
-    fire_then_kill(&base, &pages, &mut first).await;
+    let store = bot_core::store::connect(&url).await.unwrap();
+    fire_then_kill(&base, &pages, &*store, &mut first).await;
     // Steps due while nothing ran are run at once by the next process.
     let (_second, _) = serve(&config, &url).await;
     every_page_once(&pages).await;
@@ -185,7 +203,7 @@ async fn two_replicas_page_each_attempt_once_and_a_killed_one_loses_nothing() {
         // Every alert's first page is out; then one replica dies without warning. The
         // survivor delivers the rest (a step the dead one had claimed waits for its 60 s
         // lease to expire, hence the patience).
-        fire_then_kill(&base, &pages, &mut a).await;
+        fire_then_kill(&base, &pages, &*db.store, &mut a).await;
         let all = every_page_once(&pages).await;
         // Nothing can page later: every job is finished (the last step wrote the final
         // notice), and the counts still stand.
