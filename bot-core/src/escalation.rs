@@ -151,10 +151,12 @@ impl Core {
         let now = self.clock.now();
         let current = self.store.escalation(id).await?;
         let epoch = current.as_ref().map_or(0, |s| s.epoch);
-        let (cycle, level) = match &current {
-            None => (0, 0),
-            Some(s) if (s.level as usize) + 1 < policy.levels.len() => (s.cycle, s.level + 1),
-            Some(s) => (s.cycle + 1, 0),
+        // Not started yet means the first level's step is pending: that is where it stands.
+        let (at_cycle, at_level) = current.as_ref().map_or((0, 0), |s| (s.cycle, s.level));
+        let (cycle, level) = if (at_level as usize) + 1 < policy.levels.len() {
+            (at_cycle, at_level + 1)
+        } else {
+            (at_cycle + 1, 0)
         };
         let step = Step {
             alert_id: id,

@@ -2,18 +2,10 @@
 //! from the parser.
 
 use crate::{Audience, Reply};
-use crate::{assign, declare, list, oncall, resolve, severity, status, timeline, update};
+use crate::{alerts, assign, declare, list, oncall, resolve, severity, status, timeline, update};
 
 /// Subcommands of the grammar that later releases implement, with what they wait for.
 pub(crate) const LATER: &[(&str, &str)] = &[
-    (
-        "ack",
-        "alert acknowledgement from chat comes with alert ingestion and paging",
-    ),
-    (
-        "escalate",
-        "manual escalation comes with escalation policies",
-    ),
     ("run", "diagnostic actions come in a later release"),
     ("revert", "GitHub reverts come in a later release"),
     (
@@ -36,6 +28,11 @@ const COMMANDS: &[(&str, &str)] = &[
     (assign::Assign::USAGE, assign::Assign::SUMMARY),
     (assign::AddResponder::USAGE, assign::AddResponder::SUMMARY),
     (timeline::TimelineAdd::USAGE, timeline::TimelineAdd::SUMMARY),
+    (alerts::OnAlerts::ACK_USAGE, alerts::OnAlerts::ACK_SUMMARY),
+    (
+        alerts::OnAlerts::ESCALATE_USAGE,
+        alerts::OnAlerts::ESCALATE_SUMMARY,
+    ),
     (oncall::OnCall::USAGE, oncall::OnCall::SUMMARY),
     (oncall::OnCall::TAKE_USAGE, oncall::OnCall::TAKE_SUMMARY),
 ];

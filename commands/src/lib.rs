@@ -9,6 +9,7 @@ use bot_core::ops::Core;
 use bot_core::{CoreError, StoreError};
 
 mod alert;
+mod alerts;
 mod assign;
 mod declare;
 mod help;
@@ -151,8 +152,13 @@ impl Ctx<'_> {
 }
 
 /// A leading `INC-42` (any case) names an incident; returns its number and the rest.
+/// A bare number names an incident too, but only when it is all there is (`status 42`):
+/// in `update 42 servers are down` it is the start of the text.
 pub(crate) fn incident_ref(args: &str) -> (Option<i64>, &str) {
     let args = args.trim();
+    if let Ok(n) = args.parse::<i64>() {
+        return (Some(n), "");
+    }
     let (first, rest) = args.split_once(char::is_whitespace).unwrap_or((args, ""));
     let number = first
         .get(..4)
@@ -240,6 +246,16 @@ async fn incident(ctx: &Ctx<'_>, text: &str) -> Outcome {
         "assign" => assign::Assign::parse(args)?.run(ctx).await,
         "responders" => assign::AddResponder::parse(args)?.run(ctx).await,
         "timeline" => timeline::TimelineAdd::parse(args)?.run(ctx).await,
+        "ack" => {
+            alerts::OnAlerts::parse(alerts::Act::Acknowledge, args)?
+                .run(ctx)
+                .await
+        }
+        "escalate" => {
+            alerts::OnAlerts::parse(alerts::Act::Escalate, args)?
+                .run(ctx)
+                .await
+        }
         known if help::LATER.iter().any(|(name, _)| *name == known) => {
             let (_, when) = help::LATER
                 .iter()

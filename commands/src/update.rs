@@ -66,5 +66,8 @@ mod tests {
         let u = Update::parse("Rolled back the deploy").unwrap();
         assert_eq!((u.incident, u.visibility), (None, Visibility::Internal));
         assert!(matches!(Update::parse("inc-4"), Err(Failure::Usage(_))));
+        // A leading number is text, not an incident, when more follows.
+        let u = Update::parse("42 servers are down").unwrap();
+        assert_eq!((u.incident, u.text.as_str()), (None, "42 servers are down"));
     }
 }
