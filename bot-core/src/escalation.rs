@@ -225,10 +225,7 @@ impl JobHandler for EscalationSteps {
             return Ok(());
         };
         let now = core.clock.now();
-        let people = core.reach(&level.targets, now).await.map_err(|e| match e {
-            CoreError::Store(s) => JobError::from(s),
-            CoreError::Invalid(i) => JobError::permanent(i),
-        })?;
+        let people = core.reach(&level.targets, now).await?;
         let mut entries = Vec::new();
         let mut jobs = Vec::new();
         let label = format!("level {}, attempt {}", step.level + 1, step.attempt);

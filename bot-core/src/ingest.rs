@@ -356,11 +356,7 @@ impl JobHandler for HeartbeatChecks {
         };
         self.core
             .ingest(&heartbeat_integration(&heartbeat), vec![event])
-            .await
-            .map_err(|e| match e {
-                crate::CoreError::Store(s) => JobError::from(s),
-                crate::CoreError::Invalid(i) => JobError::permanent(i),
-            })?;
+            .await?;
         Ok(())
     }
 }

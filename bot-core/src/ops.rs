@@ -163,6 +163,17 @@ pub enum CoreError {
 
 pub type CoreResult<T> = Result<T, CoreError>;
 
+impl From<CoreError> for crate::jobs::JobError {
+    /// A job that asked the core for something invalid will never succeed; a store failure
+    /// is judged as the store's own errors are.
+    fn from(e: CoreError) -> Self {
+        match e {
+            CoreError::Store(s) => s.into(),
+            CoreError::Invalid(i) => crate::jobs::JobError::permanent(i),
+        }
+    }
+}
+
 fn invalid(field: &'static str, message: impl Into<String>) -> CoreError {
     CoreError::Invalid(Invalid {
         field,

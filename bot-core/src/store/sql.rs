@@ -148,15 +148,13 @@ macro_rules! impl_store {
                 Ok(())
             }
 
-            async fn insert_timeline(
-                conn: &mut $conn,
-                entry: NewTimelineEntry,
-            ) -> StoreResult<TimelineEntry> {
+            /// The entry as stored: with its id and its subject's column.
+            fn timeline_row(entry: NewTimelineEntry) -> TimelineEntry {
                 let (incident_id, alert_id) = match entry.subject {
                     Subject::Incident(id) => (Some(id), None),
                     Subject::Alert(id) => (None, Some(id)),
                 };
-                let stored = TimelineEntry {
+                TimelineEntry {
                     id: Uuid::now_v7(),
                     incident_id,
                     alert_id,
@@ -165,21 +163,15 @@ macro_rules! impl_store {
                     actor: entry.actor,
                     text: entry.text,
                     data: entry.data,
-                };
-                sqlx::query(
-                    "INSERT INTO timeline (id, incident_id, alert_id, at, kind, actor, text, data) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                )
-                .bind(stored.id)
-                .bind(incident_id.map(|i| i.0))
-                .bind(alert_id.map(|a| a.0))
-                .bind(stored.at)
-                .bind(stored.kind.as_str())
-                .bind(&stored.actor)
-                .bind(&stored.text)
-                .bind(Json(&stored.data))
-                .execute(&mut *conn)
-                .await?;
+                }
+            }
+
+            async fn insert_timeline(
+                conn: &mut $conn,
+                entry: NewTimelineEntry,
+            ) -> StoreResult<TimelineEntry> {
+                let stored = Self::timeline_row(entry);
+                Self::insert_timeline_rows(conn, std::slice::from_ref(&stored)).await?;
                 Ok(stored)
             }
 
@@ -874,9 +866,8 @@ macro_rules! impl_store {
                     }
                 }
                 Self::write_incident(&mut tx, &incident).await?;
-                for entry in entries {
-                    Self::insert_timeline(&mut tx, entry).await?;
-                }
+                let rows: Vec<TimelineEntry> = entries.into_iter().map(Self::timeline_row).collect();
+                Self::insert_timeline_rows(&mut tx, &rows).await?;
                 let jobs = jobs(&incident);
                 Self::insert_jobs(&mut tx, &jobs, at).await?;
                 tx.commit().await?;
@@ -1183,9 +1174,8 @@ macro_rules! impl_store {
                 .bind(at)
                 .execute(&mut *tx)
                 .await?;
-                for entry in entries {
-                    Self::insert_timeline(&mut tx, entry).await?;
-                }
+                let rows: Vec<TimelineEntry> = entries.into_iter().map(Self::timeline_row).collect();
+                Self::insert_timeline_rows(&mut tx, &rows).await?;
                 Self::insert_jobs(&mut tx, jobs, at).await?;
                 tx.commit().await?;
                 self.signal_jobs(jobs);
