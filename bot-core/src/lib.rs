@@ -5,6 +5,7 @@
 //! This crate must not know any chat platform, HTTP framework or chat vocabulary: adapters
 //! translate to and from it.
 
+pub mod actions;
 pub mod auth;
 pub mod chat;
 pub mod clock;
