@@ -3,7 +3,9 @@
 //! `render.rs` (`Message` -> the platform's format) and `client.rs` (the `ChatPlatform`
 //! port, outbound). Adapters know their platform and the core, never each other.
 
+pub mod actions;
 pub mod alerts;
 pub mod console;
+pub mod github;
 pub mod notify;
 pub mod twilio;
