@@ -101,6 +101,9 @@ pub fn core(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: &Config) -> Co
             notify_rules: notify_rules(config),
             notifier_channels: Notifiers::channels(config),
             attempt_interval: config.paging.attempt_interval.as_deref().and_then(duration),
+            actions: crate::config::specs(&config.actions),
+            group_roles: crate::config::group_roles(&config.roles),
+            capture_chat: config.incidents.capture_chat,
         },
     )
 }
@@ -305,11 +308,36 @@ pub async fn sync_sources(core: &Core, config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Handlers for the `core` queue.
-pub fn core_handlers(core: &Core) -> Handlers {
-    let mut handlers = HeartbeatChecks::handlers(core.clone()).merge(
-        bot_core::escalation::EscalationSteps::handlers(core.clone()),
-    );
+/// Handlers for the `core` queue: heartbeats, escalations, reminders, declare pages, and
+/// actions (HTTP and commands here; GitHub with `GITHUB_TOKEN`, at `TOCSIN_GITHUB_API_URL`).
+pub fn core_handlers(core: &Core) -> anyhow::Result<Handlers> {
+    let runner: Arc<dyn bot_core::actions::ActionRunner> =
+        Arc::new(adapters::actions::Runner::new().context("building the HTTP client for actions")?);
+    let vcs: Option<Arc<dyn bot_core::actions::Vcs>> = adapters::github::GitHub::from_env()
+        .context("setting up the GitHub client (GITHUB_TOKEN, TOCSIN_GITHUB_API_URL)")?
+        .map(|g| Arc::new(g) as Arc<dyn bot_core::actions::Vcs>);
+    Ok(core_handlers_with(core, runner, vcs))
+}
+
+/// [`core_handlers`] with the action runner and GitHub client given (tests point them at
+/// stubs).
+pub fn core_handlers_with(
+    core: &Core,
+    runner: Arc<dyn bot_core::actions::ActionRunner>,
+    vcs: Option<Arc<dyn bot_core::actions::Vcs>>,
+) -> Handlers {
+    let mut handlers = HeartbeatChecks::handlers(core.clone())
+        .merge(bot_core::escalation::EscalationSteps::handlers(
+            core.clone(),
+        ))
+        .merge(bot_core::declare_paging::IncidentPages::handlers(
+            core.clone(),
+        ))
+        .merge(bot_core::runs::ActionJobs::handlers(
+            core.clone(),
+            runner,
+            vcs,
+        ));
     if let Some(every) = core.settings.update_reminder {
         handlers = handlers.merge(UpdateReminders::handlers(
             core.store.clone(),
@@ -343,7 +371,7 @@ pub async fn serve(config: Config, database_url: &str, listen: &str) -> anyhow::
     let addr: SocketAddr = listener.local_addr()?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let notifiers = Notifiers::from_env(&config)?;
-    let handlers = core_handlers(&core).merge(PageByNotifier::handlers(
+    let handlers = core_handlers(&core)?.merge(PageByNotifier::handlers(
         core.clone(),
         notifiers.list.clone(),
         Some(notifiers.public_url.clone()),

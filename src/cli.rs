@@ -233,7 +233,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Box::new(std::io::stdout()),
             ));
             let input = tokio::io::BufReader::new(tokio::io::stdin());
-            let handlers = app::core_handlers(&core);
+            let handlers = app::core_handlers(&core)?;
             adapters::console::run(core, console, user, handlers, input)
                 .await
                 .context("console")?;

@@ -21,6 +21,10 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 use toml::de::{DeTable, DeValue};
 
+mod actions;
+
+pub use actions::{ActionConfig, GroupRoleConfig, ParamConfig, RolesConfig, group_roles, specs};
+
 /// The chat platforms a user can have an identity on, as named in `[users.chat]`.
 const CHAT_PLATFORMS: [&str; 4] = ["console", "slack", "discord", "teams"];
 
@@ -38,6 +42,10 @@ pub struct Config {
     /// Where e-mail pages go out; absent: no e-mail pages.
     pub smtp: Option<SmtpConfig>,
     pub paging: PagingConfig,
+    /// What chat may run: HTTP requests, allow-listed commands, GitHub reverts and
+    /// workflow dispatches.
+    pub actions: Vec<ActionConfig>,
+    pub roles: RolesConfig,
 }
 
 /// `[paging]`.
@@ -106,6 +114,9 @@ pub struct IncidentsConfig {
     pub update_reminder: Option<String>,
     /// The console room / channel where new incidents are announced.
     pub announcements_channel: String,
+    /// Record every message said in an incident channel in its timeline, not only those
+    /// pinned with 📌. Default false.
+    pub capture_chat: bool,
 }
 
 impl Default for IncidentsConfig {
@@ -113,6 +124,7 @@ impl Default for IncidentsConfig {
         Self {
             update_reminder: None,
             announcements_channel: "incidents".to_owned(),
+            capture_chat: false,
         }
     }
 }
@@ -523,6 +535,7 @@ impl Config {
 
     /// The checks serde cannot express: formats, uniqueness and references between sections.
     fn check(&self, c: &mut Checker) {
+        actions::check(&self.actions, &self.roles, c);
         if let Some(text) = self.incidents.update_reminder.as_deref()
             && text != "off"
         {
@@ -1258,6 +1271,7 @@ key_env = "CHECKOUT_KEY"
                 ("bob", "America/New_York", Role::Commander),
                 ("carla", "Europe/Berlin", Role::Responder),
                 ("dieter", "Europe/Berlin", Role::Responder),
+                ("erin", "Europe/London", Role::Viewer),
             ]
         );
         for user in &directory.users {

@@ -23,6 +23,8 @@ fn said(channel: &str, text: &str) -> Invocation {
             command: "incident".into(),
             text: text.into(),
         },
+        delivery: None,
+        groups: Vec::new(),
     }
 }
 
@@ -64,6 +66,8 @@ async fn ack_and_escalate_in_an_incident_channel_act_on_its_open_alerts(app: Tes
                 services: vec!["checkout".into()],
                 commander: None,
                 alerts: ids.clone(),
+                idempotency_key: None,
+                description: None,
             },
         )
         .await

@@ -250,6 +250,55 @@ async fn incidents_declared_over_rest_and_console_are_read_back_and_counted() {
     assert!(metrics.contains("tocsin_jobs{state="), "{metrics}");
 }
 
+#[tokio::test]
+async fn declaring_at_the_console_opens_a_room_invites_pins_and_announces_and_the_form_declares_too()
+ {
+    let site = Site::new("30m");
+    let (mut console, mut stdin, mut lines) = site.console("bob");
+    read_until(&mut lines, "Tocsin console as bob").await;
+    stdin
+        .write_all(b"/incident declare sev2 --service checkout Checkout is failing\n")
+        .await
+        .unwrap();
+    let mut seen = read_until(&mut lines, "Declared INC-1 (sev2): Checkout is failing").await;
+    assert!(seen.contains("you are the commander"), "{seen}");
+    // Through the console's job queue: the room, its people, the pinned card, the
+    // announcement.
+    seen += &read_until(&mut lines, "(pinned ").await;
+    seen += &read_until(&mut lines, "[MAJOR] INC-1 Checkout is failing").await;
+    assert!(
+        seen.contains(
+            "#inc-1-checkout-is-failing\nRoom opened. Topic: INC-1 · sev2 · investigating"
+        ),
+        "{seen}"
+    );
+    assert!(seen.contains("Invited: bob"), "{seen}");
+    // The card in the room, then the same card announced in #incidents.
+    let announced = read_until(&mut lines, "#incidents").await;
+    let announced = announced + &read_until(&mut lines, "[MAJOR] INC-1 Checkout is failing").await;
+    assert!(
+        announced.contains("#incidents\n[MAJOR] INC-1"),
+        "{announced}"
+    );
+
+    // Without a title, the form: one prompt per field.
+    stdin
+        .write_all(b"/incident declare\nDB replica lag\n\ncheckout\nReads are stale\n")
+        .await
+        .unwrap();
+    let form = read_until(&mut lines, "Declared INC-2 (sev3): DB replica lag").await;
+    for prompt in [
+        "Declare an incident",
+        "Title:",
+        "Severity (sev1|sev2|sev3|sev4) [sev3]:",
+        "Description (optional):",
+    ] {
+        assert!(form.contains(prompt), "{prompt} missing from:\n{form}");
+    }
+    stdin.write_all(b"/quit\n").await.unwrap();
+    assert!(console.wait().await.unwrap().success());
+}
+
 /// The number printed beside the button labelled `label` on the last card in `printed`.
 fn button(printed: &str, label: &str) -> String {
     printed

@@ -240,6 +240,8 @@ fn said(user: &str, text: &str) -> Invocation {
             command: "oncall".into(),
             text: text.into(),
         },
+        delivery: None,
+        groups: Vec::new(),
     }
 }
 

@@ -29,6 +29,16 @@ pub enum ParamKind {
     Choice(Vec<String>),
 }
 
+impl ParamKind {
+    /// Text that must match `pattern` as a whole (anchored at both ends, so `a|ab` cannot
+    /// accept `ab; rm -rf /` by matching its start).
+    pub fn text_matching(pattern: &str) -> Result<ParamKind, regex::Error> {
+        Ok(ParamKind::Text {
+            pattern: Some(regex::Regex::new(&format!("^(?:{pattern})$"))?),
+        })
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ParamSpec {
     pub name: String,
@@ -58,14 +68,18 @@ impl ParamSpec {
             ParamKind::Text {
                 pattern: Some(pattern),
             } => {
-                // Anchored: the whole value must match, not some part of it.
-                match pattern.find(value) {
-                    Some(m) if m.start() == 0 && m.end() == value.len() => Ok(()),
-                    _ => Err(format!(
-                        "`{value}` is not a valid {}: it must match {}",
-                        self.name,
-                        pattern.as_str()
-                    )),
+                if pattern.is_match(value) {
+                    Ok(())
+                } else {
+                    let shown = pattern.as_str();
+                    let shown = shown
+                        .strip_prefix("^(?:")
+                        .and_then(|p| p.strip_suffix(")$"))
+                        .unwrap_or(shown);
+                    Err(format!(
+                        "`{value}` is not a valid {}: it must match {shown}",
+                        self.name
+                    ))
                 }
             }
             ParamKind::Integer { min, max } => {
@@ -479,8 +493,9 @@ mod tests {
     fn text(name: &str, pattern: Option<&str>) -> ParamSpec {
         ParamSpec {
             name: name.into(),
-            kind: ParamKind::Text {
-                pattern: pattern.map(|p| regex::Regex::new(p).unwrap()),
+            kind: match pattern {
+                Some(p) => ParamKind::text_matching(p).unwrap(),
+                None => ParamKind::Text { pattern: None },
             },
             default: None,
             description: String::new(),
@@ -529,6 +544,9 @@ mod tests {
 
     #[test]
     fn patterns_match_the_whole_value_so_injection_is_refused() {
+        let alternatives = spec(vec![text("target", Some("[0-9]{1,3}|[0-9a-f]{7,40}"))]);
+        assert!(alternatives.bind(&["6dcb09b".into()]).is_ok());
+        assert!(alternatives.bind(&["12; rm".into()]).is_err());
         let s = spec(vec![text("host", Some("[a-z0-9.-]+"))]);
         for evil in [
             "db1; rm -rf /",

@@ -98,6 +98,41 @@ impl Message {
     }
 }
 
+/// A form the platform shows over the conversation (a Slack modal, a Discord modal, a
+/// Teams dialog). Submitting it comes back as a dialog submission with `id` and the
+/// values by field name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dialog {
+    pub id: String,
+    pub title: String,
+    pub submit_label: String,
+    pub fields: Vec<DialogField>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DialogField {
+    pub name: String,
+    pub label: String,
+    pub kind: DialogFieldKind,
+    pub required: bool,
+    pub initial: Option<String>,
+    /// A hint shown in the empty field.
+    pub placeholder: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DialogFieldKind {
+    /// One line of text, at most `max_length` characters.
+    Text { max_length: usize },
+    /// Several lines.
+    Paragraph { max_length: usize },
+    /// One of `options` (value, label).
+    Select { options: Vec<(String, String)> },
+    /// Any number of `options`, submitted as values separated by commas.
+    MultiSelect { options: Vec<(String, String)> },
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ChatError {
     #[error("rate limited by the chat platform; retry after {retry_after:?}")]

@@ -193,6 +193,48 @@ fn alert_card_key(id: AlertId) -> String {
     format!("alert:{id}:card")
 }
 
+/// What became of an action run: posted where it was asked for.
+pub fn action_card(run: &crate::model::ActionRun, state: crate::model::ActionRunState) -> Message {
+    use crate::model::ActionRunState as S;
+    let (verb, tone) = match state {
+        S::Following => ("started", Tone::Info),
+        S::Succeeded => ("succeeded", Tone::Resolved),
+        S::Failed => ("failed", Tone::Major),
+        S::Interrupted => ("was interrupted", Tone::Minor),
+        S::Cancelled => ("was cancelled", Tone::Info),
+        S::AwaitingConfirmation | S::Queued | S::Running => ("is running", Tone::Info),
+    };
+    let mut fields = vec![Field {
+        label: "Run".into(),
+        value: crate::runs::describe(&run.action, &run.args),
+    }];
+    if let Some(summary) = &run.summary {
+        fields.push(Field {
+            label: "Result".into(),
+            value: summary.clone(),
+        });
+    }
+    if let Some(link) = &run.link {
+        fields.push(Field {
+            label: "Link".into(),
+            value: link.clone(),
+        });
+    }
+    Message {
+        title: Some(format!("Action {} {verb}", run.action)),
+        tone: Some(tone),
+        fields,
+        text: run
+            .detail
+            .iter()
+            .filter(|d| !d.is_empty() && state != S::Following)
+            .cloned()
+            .collect(),
+        context: Some(format!("asked for by {}", run.requested_by)),
+        ..Default::default()
+    }
+}
+
 fn card_key(id: IncidentId) -> String {
     format!("incident:{id}:card")
 }
@@ -208,6 +250,9 @@ struct IncidentPayload {
     lines: Vec<String>,
     #[serde(default)]
     actor: Option<String>,
+    /// People to invite into the channel besides the declarer and the commander.
+    #[serde(default)]
+    invite: Vec<crate::model::UserId>,
 }
 
 #[derive(Deserialize)]
@@ -216,6 +261,12 @@ struct AlertPayload {
     /// Where to post the card; only for a new alert.
     #[serde(default)]
     channel: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ActionResultPayload {
+    run_id: uuid::Uuid,
+    state: crate::model::ActionRunState,
 }
 
 #[derive(Deserialize)]
@@ -243,6 +294,7 @@ impl ChatEffects {
             .on(kinds::STATUS_UPDATE, me.clone())
             .on(kinds::REMINDER_POST, me.clone())
             .on(kinds::ALERT_OPENED, me.clone())
+            .on(kinds::ACTION_RESULT, me.clone())
             .on(kinds::ALERT_CHANGED, me)
     }
 
@@ -266,23 +318,34 @@ impl ChatEffects {
             .create_channel(&channel_name(incident), &topic)
             .await?;
         self.store.attach_channel(incident.id, &channel).await?;
-        let mut invitees = Vec::new();
         let declarer = incident
             .declared_by
             .strip_prefix("user:")
             .map(crate::model::UserId::from);
-        for user in declarer.iter().chain(incident.commander.iter()) {
-            match self.store.get_user(user).await {
-                Ok(u) => invitees.extend(u.chat.get(self.name()).cloned()),
-                Err(StoreError::NotFound(_)) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        invitees.dedup();
+        let people: Vec<_> = declarer
+            .into_iter()
+            .chain(incident.commander.iter().cloned())
+            .collect();
+        let invitees = self.chat_ids(&people).await?;
         if !invitees.is_empty() {
             self.platform.invite(&channel.channel_id, &invitees).await?;
         }
         Ok(channel.channel_id)
+    }
+
+    /// The platform identities of `people`, each once; people without one are skipped.
+    async fn chat_ids(&self, people: &[crate::model::UserId]) -> Result<Vec<String>, JobError> {
+        let mut ids = Vec::new();
+        for user in people {
+            match self.store.get_user(user).await {
+                Ok(u) => ids.extend(u.chat.get(self.name()).cloned()),
+                Err(StoreError::NotFound(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        ids.retain(|id| seen.insert(id.clone()));
+        Ok(ids)
     }
 
     /// Posts `message` once under `key`; a rerun finds the recorded message and edits it.
@@ -312,6 +375,10 @@ impl ChatEffects {
     async fn opened(&self, p: IncidentPayload) -> Result<(), JobError> {
         let incident = self.store.get_incident(p.incident_id).await?;
         let channel = self.ensure_channel(&incident).await?;
+        let invitees = self.chat_ids(&p.invite).await?;
+        if !invitees.is_empty() {
+            self.platform.invite(&channel, &invitees).await?;
+        }
         let card = incident_card(&incident);
         if self
             .post_once(&card_key(incident.id), &channel, &card)
@@ -431,6 +498,14 @@ impl ChatEffects {
             .collect())
     }
 
+    async fn action_result(&self, p: ActionResultPayload) -> Result<(), JobError> {
+        let run = self.store.get_action_run(p.run_id).await?;
+        let key = format!("action:{}:{}", run.id, p.state);
+        self.post_once(&key, &run.channel, &action_card(&run, p.state))
+            .await?;
+        Ok(())
+    }
+
     async fn reminder(&self, p: IncidentPayload) -> Result<(), JobError> {
         let incident = self.store.get_incident(p.incident_id).await?;
         let channel = self.ensure_channel(&incident).await?;
@@ -451,6 +526,7 @@ impl JobHandler for ChatEffects {
             kinds::STATUS_UPDATE => self.status_update(payload(job)?).await,
             kinds::REMINDER_POST => self.reminder(payload(job)?).await,
             kinds::ALERT_OPENED => self.alert_opened(payload(job)?).await,
+            kinds::ACTION_RESULT => self.action_result(payload(job)?).await,
             kinds::ALERT_CHANGED => self.alert_changed(payload(job)?).await,
             other => Err(JobError::permanent(format!(
                 "chat effects cannot run `{other}`"

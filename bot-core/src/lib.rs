@@ -9,6 +9,7 @@ pub mod actions;
 pub mod auth;
 pub mod chat;
 pub mod clock;
+pub mod declare_paging;
 pub mod effects;
 pub mod escalation;
 mod group_commit;
@@ -18,6 +19,7 @@ pub mod model;
 pub mod notify;
 pub mod oncall;
 pub mod ops;
+pub mod runs;
 pub mod schedule;
 pub mod store;
 

@@ -35,6 +35,10 @@ pub mod kinds {
     pub const ESCALATION_STEP: &str = "escalation.step";
     pub const PAGE_DM: &str = "chat.page";
     pub const PAGE_NOTIFY: &str = "notify.page";
+    pub const INCIDENT_PAGE: &str = "incident.page";
+    pub const ACTION_RUN: &str = "action.run";
+    pub const ACTION_POLL: &str = "action.poll";
+    pub const ACTION_RESULT: &str = "chat.action_result";
 }
 
 pub const CORE_QUEUE: &str = "core";
@@ -69,6 +73,22 @@ pub struct CoreSettings {
     pub notifier_channels: Vec<String>,
     /// Time between attempts at an escalation level; None: the guide's minute.
     pub attempt_interval: Option<Duration>,
+    /// Actions chat may run.
+    pub actions: Vec<crate::actions::ActionSpec>,
+    /// Record every message said in an incident channel in its timeline (where the
+    /// platform delivers them), not only pinned ones.
+    pub capture_chat: bool,
+    /// Roles granted by membership of a chat group (a Slack user group, a Discord role, a
+    /// Teams group), on top of each person's own.
+    pub group_roles: Vec<GroupRole>,
+}
+
+/// Everyone in `group` on `platform` has at least `role`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupRole {
+    pub platform: String,
+    pub group: String,
+    pub role: crate::model::Role,
 }
 
 impl CoreSettings {
@@ -181,6 +201,19 @@ fn invalid(field: &'static str, message: impl Into<String>) -> CoreError {
     })
 }
 
+/// A chat message to capture into a timeline.
+#[derive(Debug, Clone)]
+pub struct CapturedMessage {
+    pub platform: String,
+    pub message_id: String,
+    /// Who wrote it: `user:alice`, or the platform's id for someone not in the directory.
+    pub author: String,
+    pub text: String,
+    /// Who put it there: the person who pinned it, or `system` for captured talk.
+    pub captured_by: String,
+    pub pinned: bool,
+}
+
 /// A request to declare an incident.
 #[derive(Debug, Clone)]
 pub struct Declare {
@@ -190,6 +223,10 @@ pub struct Declare {
     pub commander: Option<UserId>,
     /// Alerts to link from the start.
     pub alerts: Vec<AlertId>,
+    /// Declaring twice with one key creates one incident (see [`NewIncident`]).
+    pub idempotency_key: Option<String>,
+    /// What is known so far, from the declare form; recorded with the declaration.
+    pub description: Option<String>,
 }
 
 #[derive(Clone)]
@@ -228,17 +265,47 @@ impl Core {
             alerts: req.alerts,
             declared_by: actor.to_string(),
             declared_at: now,
+            idempotency_key: req.idempotency_key,
+            description: match &req.description {
+                Some(d) if !d.trim().is_empty() => Some(checked_text("description", d, MAX_TEXT)?),
+                _ => None,
+            },
         };
         let reminder = self.settings.update_reminder;
         let platforms = self.settings.chat_platforms.clone();
+        // The on-call of the affected services are invited into the channel; for sev1 and
+        // sev2 they are paged as well.
+        let invite = self.first_responders(&new.services).await;
+        // A service whose alert the incident was declared from is paging already.
+        let mut paging_already = Vec::new();
+        for alert in &new.alerts {
+            paging_already.push(self.store.get_alert(*alert).await?.service);
+        }
+        let page = crate::declare_paging::pages_on_declare(new.severity);
         let jobs = move |incident: &Incident| {
-            let payload = json!({ "incident_id": incident.id });
+            let payload = json!({ "incident_id": incident.id, "invite": invite });
             let mut jobs: Vec<NewJob> = platforms
                 .iter()
                 .map(|p| NewJob::new(chat_queue(p), kinds::INCIDENT_OPENED, payload.clone(), now))
                 .collect();
             if let Some(every) = reminder {
                 jobs.push(reminder_job(incident.id, now, every));
+            }
+            if page {
+                jobs.extend(
+                    incident
+                        .services
+                        .iter()
+                        .filter(|s| !paging_already.contains(s))
+                        .map(|service| {
+                            NewJob::new(
+                                CORE_QUEUE,
+                                kinds::INCIDENT_PAGE,
+                                json!({ "incident_id": incident.id, "service": service }),
+                                now,
+                            )
+                        }),
+                );
             }
             jobs
         };
@@ -342,6 +409,39 @@ impl Core {
             data: json!({}),
         };
         Ok(self.store.add_timeline_entry(entry, &no_jobs).await?)
+    }
+
+    /// A chat message put into the incident's timeline: pinned by someone (📌), or said in
+    /// an incident channel that captures its talk. The same message is recorded once.
+    pub async fn capture_message(
+        &self,
+        id: IncidentId,
+        message: CapturedMessage,
+    ) -> CoreResult<Option<TimelineEntry>> {
+        let text = checked_text("text", &message.text, MAX_TEXT)?;
+        let timeline = self.store.timeline(Subject::Incident(id)).await?;
+        let seen = timeline.iter().any(|e| {
+            e.kind == TimelineKind::ChatMessage
+                && e.data["platform"] == message.platform.as_str()
+                && e.data["message_id"] == message.message_id.as_str()
+        });
+        if seen {
+            return Ok(None);
+        }
+        let entry = NewTimelineEntry {
+            subject: Subject::Incident(id),
+            at: self.clock.now(),
+            kind: TimelineKind::ChatMessage,
+            actor: message.captured_by,
+            text: format!("{}: {text}", message.author),
+            data: json!({
+                "platform": message.platform,
+                "message_id": message.message_id,
+                "author": message.author,
+                "pinned": message.pinned,
+            }),
+        };
+        Ok(Some(self.store.add_timeline_entry(entry, &no_jobs).await?))
     }
 
     pub async fn acknowledge_alert(&self, actor: &Actor, id: AlertId) -> CoreResult<Alert> {

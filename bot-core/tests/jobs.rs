@@ -155,6 +155,8 @@ async fn a_job_written_with_a_state_change_runs_exactly_once(store: Arc<dyn Stor
                 alerts: vec![],
                 declared_by: "user:alice".into(),
                 declared_at: t,
+                idempotency_key: None,
+                description: None,
             },
             &|i: &Incident| vec![NewJob::new("core", KIND, json!({ "incident": i.id }), t)],
         )
@@ -1057,6 +1059,30 @@ impl Store for FlakyStore {
         platform: &str,
     ) -> StoreResult<Option<PostedMessage>> {
         self.inner.posted_message(key, platform).await
+    }
+    async fn create_action_run(
+        &self,
+        new: bot_core::store::NewActionRun,
+    ) -> StoreResult<bot_core::model::ActionRun> {
+        self.inner.create_action_run(new).await
+    }
+    async fn transition_action_run(
+        &self,
+        t: bot_core::store::ActionRunTransition,
+    ) -> StoreResult<bot_core::model::ActionRun> {
+        self.inner.transition_action_run(t).await
+    }
+    async fn get_action_run(&self, id: uuid::Uuid) -> StoreResult<bot_core::model::ActionRun> {
+        self.inner.get_action_run(id).await
+    }
+    async fn append_audit(
+        &self,
+        entry: bot_core::model::NewAuditEntry,
+    ) -> StoreResult<bot_core::model::AuditEntry> {
+        self.inner.append_audit(entry).await
+    }
+    async fn audit_log(&self, limit: i64) -> StoreResult<Vec<bot_core::model::AuditEntry>> {
+        self.inner.audit_log(limit).await
     }
     async fn enqueue(&self, jobs: &[NewJob]) -> StoreResult<Vec<JobId>> {
         self.inner.enqueue(jobs).await

@@ -34,6 +34,8 @@ fn declare(title: &str, severity: Severity, at: DateTime<Utc>) -> NewIncident {
         alerts: vec![],
         declared_by: "user:alice".into(),
         declared_at: at,
+        idempotency_key: None,
+        description: None,
     }
 }
 

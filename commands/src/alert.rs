@@ -60,6 +60,9 @@ impl AlertButton {
                             services: vec![alert.service.clone()],
                             commander: ctx.actor.user().cloned(),
                             alerts: vec![alert.id],
+                            // Pressing it twice, or on two platforms, declares once.
+                            idempotency_key: Some(format!("alert:{}", alert.id)),
+                            description: None,
                         },
                     )
                     .await?;

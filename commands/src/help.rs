@@ -2,12 +2,12 @@
 //! from the parser.
 
 use crate::{Audience, Reply};
-use crate::{alerts, assign, declare, list, oncall, resolve, severity, status, timeline, update};
+use crate::{
+    alerts, assign, declare, list, oncall, resolve, run, severity, status, timeline, update,
+};
 
 /// Subcommands of the grammar that later releases implement, with what they wait for.
 pub(crate) const LATER: &[(&str, &str)] = &[
-    ("run", "diagnostic actions come in a later release"),
-    ("revert", "GitHub reverts come in a later release"),
     (
         "statuspage",
         "the public status page comes in a later release",
@@ -28,6 +28,8 @@ const COMMANDS: &[(&str, &str)] = &[
     (assign::Assign::USAGE, assign::Assign::SUMMARY),
     (assign::AddResponder::USAGE, assign::AddResponder::SUMMARY),
     (timeline::TimelineAdd::USAGE, timeline::TimelineAdd::SUMMARY),
+    (run::RunAction::USAGE, run::RunAction::SUMMARY),
+    (run::Revert::USAGE, run::Revert::SUMMARY),
     (alerts::OnAlerts::ACK_USAGE, alerts::OnAlerts::ACK_SUMMARY),
     (
         alerts::OnAlerts::ESCALATE_USAGE,
@@ -64,6 +66,6 @@ mod tests {
         for (usage, _) in COMMANDS {
             assert!(help.contains(usage), "{usage} missing from help");
         }
-        assert!(help.contains("/incident declare [sev1|sev2|sev3|sev4] <title>"));
+        assert!(help.contains("/incident declare [sev1|sev2|sev3|sev4]"));
     }
 }

@@ -3,7 +3,9 @@
 //! and `run` (typed command -> core operation -> reply). Adapters build an [`Invocation`]
 //! and render the [`Reply`]; this crate knows no platform.
 
-use bot_core::chat::Message;
+use std::collections::BTreeMap;
+
+use bot_core::chat::{Dialog, Message};
 use bot_core::model::{Actor, Incident, IncidentId, Role, User};
 use bot_core::ops::Core;
 use bot_core::{CoreError, StoreError};
@@ -11,11 +13,13 @@ use bot_core::{CoreError, StoreError};
 mod alert;
 mod alerts;
 mod assign;
+mod capture;
 mod declare;
 mod help;
 mod list;
 mod oncall;
 mod resolve;
+mod run;
 mod severity;
 mod status;
 mod timeline;
@@ -33,6 +37,30 @@ pub struct Invocation {
     /// Where it happened, as the platform names channels.
     pub channel: String,
     pub input: Input,
+    /// The platform's id for this delivery (a Slack trigger id, a Discord interaction id,
+    /// a Teams activity id). A retried delivery carries the same id, and a declare with an
+    /// id already seen returns the incident the first one created.
+    pub delivery: Option<String>,
+    /// The person's groups on the platform (Slack user groups, Discord roles, Teams
+    /// groups), where the platform says; they may grant a role (`[[roles.groups]]`).
+    pub groups: Vec<String>,
+}
+
+impl Invocation {
+    /// A slash command typed by `user` in `channel`.
+    pub fn slash(platform: &str, user: &str, channel: &str, command: &str, text: &str) -> Self {
+        Invocation {
+            platform: platform.into(),
+            user: user.into(),
+            channel: channel.into(),
+            input: Input::Slash {
+                command: command.into(),
+                text: text.into(),
+            },
+            delivery: None,
+            groups: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +69,20 @@ pub enum Input {
     Slash { command: String, text: String },
     /// A button on one of Tocsin's cards.
     Button { action: String, value: String },
+    /// A submitted dialog: its id and the values by field name.
+    DialogSubmit {
+        dialog: String,
+        fields: BTreeMap<String, String>,
+    },
+    /// Someone pinned a chat message into the timeline (a 📌 reaction): the message's id
+    /// on the platform, its author's platform id, and its text.
+    Pin {
+        message_id: String,
+        author: String,
+        text: String,
+    },
+    /// A message said in a channel, for incidents that capture their channel's talk.
+    Said { message_id: String, text: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,18 +97,43 @@ pub enum Audience {
 pub struct Reply {
     pub audience: Audience,
     pub message: Message,
+    /// A dialog to open instead of (or with) the message: the platform shows it to the
+    /// person who asked.
+    pub dialog: Option<Dialog>,
+    /// For a dialog submission that does not validate: the message for each field, to
+    /// show inside the dialog where the platform can.
+    pub field_errors: BTreeMap<String, String>,
+    /// Nothing to say (a captured chat message): the adapter posts nothing.
+    pub silent: bool,
 }
 
 impl Reply {
     pub fn ephemeral(text: impl Into<String>) -> Self {
-        Reply {
-            audience: Audience::Ephemeral,
-            message: Message::text(text),
-        }
+        Reply::card(Audience::Ephemeral, Message::text(text))
     }
 
     pub fn card(audience: Audience, message: Message) -> Self {
-        Reply { audience, message }
+        Reply {
+            audience,
+            message,
+            dialog: None,
+            field_errors: BTreeMap::new(),
+            silent: false,
+        }
+    }
+
+    pub fn dialog(dialog: Dialog) -> Self {
+        Reply {
+            dialog: Some(dialog),
+            ..Reply::ephemeral("")
+        }
+    }
+
+    pub fn silent() -> Self {
+        Reply {
+            silent: true,
+            ..Reply::ephemeral("")
+        }
     }
 }
 
@@ -77,6 +144,8 @@ pub(crate) enum Failure {
     Usage(String),
     /// Parsed, but the request cannot be honoured (unknown user, already resolved, …).
     Refused(String),
+    /// A dialog's values do not validate: the message for each field.
+    Fields(BTreeMap<String, String>),
     /// Something broke on our side; logged with details, the person sees an id.
     Internal(String),
 }
@@ -109,6 +178,8 @@ pub(crate) struct Ctx<'a> {
     pub core: &'a Core,
     pub invocation: &'a Invocation,
     pub actor: Actor,
+    /// How the audit log names the person: `user:alice`, or `slack:U0123` when unlinked.
+    pub actor_label: String,
     pub role: Role,
     /// The incident whose channel this is, if any.
     pub here: Option<Incident>,
@@ -176,6 +247,10 @@ pub async fn handle(core: &Core, invocation: &Invocation) -> Reply {
         Ok(reply) => reply,
         Err(Failure::Usage(usage)) => Reply::ephemeral(format!("Usage: {usage}")),
         Err(Failure::Refused(why)) => Reply::ephemeral(format!("Sorry: {why}.")),
+        Err(Failure::Fields(errors)) => Reply {
+            field_errors: errors,
+            ..Reply::ephemeral("Please correct the highlighted fields.")
+        },
         Err(Failure::Internal(detail)) => {
             let error_id = uuid_like_id();
             tracing::error!(error_id, detail, platform = %invocation.platform, "command failed");
@@ -196,10 +271,21 @@ async fn dispatch(core: &Core, invocation: &Invocation) -> Outcome {
         .store
         .user_by_chat_identity(&invocation.platform, &invocation.user)
         .await?;
-    let (actor, role) = match &user {
+    let (actor, own_role) = match &user {
         Some(u) => (Actor::User(u.id.clone()), u.role),
-        // Unlinked people may look, not act.
+        // Unlinked people may look, not act, unless a group they are in grants a role.
         None => (Actor::System, Role::Viewer),
+    };
+    let role = core
+        .settings
+        .group_roles
+        .iter()
+        .filter(|g| g.platform == invocation.platform && invocation.groups.contains(&g.group))
+        .map(|g| g.role)
+        .fold(own_role, Ord::max);
+    let actor_label = match &actor {
+        Actor::User(id) => format!("user:{id}"),
+        _ => format!("{}:{}", invocation.platform, invocation.user),
     };
     let here = core
         .store
@@ -209,6 +295,7 @@ async fn dispatch(core: &Core, invocation: &Invocation) -> Outcome {
         core,
         invocation,
         actor,
+        actor_label,
         role,
         here,
     };
@@ -216,11 +303,23 @@ async fn dispatch(core: &Core, invocation: &Invocation) -> Outcome {
         Input::Button { action, value } => match action.as_str() {
             "status" => status::Status::for_incident(value).run(&ctx).await,
             "resolve" => resolve::Resolve::for_incident(value).run(&ctx).await,
+            "action_confirm" => run::confirm(&ctx, value, true).await,
+            "action_cancel" => run::confirm(&ctx, value, false).await,
             other => match alert::AlertButton::from_action(other) {
                 Some(button) => button.run(&ctx, value).await,
                 None => Err(Failure::Refused(format!("unknown button `{other}`"))),
             },
         },
+        Input::DialogSubmit { dialog, fields } => match dialog.as_str() {
+            declare::DIALOG => declare::Declare::from_dialog(fields)?.run(&ctx).await,
+            other => Err(Failure::Refused(format!("unknown dialog `{other}`"))),
+        },
+        Input::Pin {
+            message_id,
+            author,
+            text,
+        } => capture::pin(&ctx, message_id, author, text).await,
+        Input::Said { message_id, text } => capture::said(&ctx, message_id, text).await,
         Input::Slash { command, text } => match command.as_str() {
             "incident" => incident(&ctx, text).await,
             "oncall" => oncall::OnCall::parse(text)?.run(&ctx).await,
@@ -231,42 +330,82 @@ async fn dispatch(core: &Core, invocation: &Invocation) -> Outcome {
     }
 }
 
-async fn incident(ctx: &Ctx<'_>, text: &str) -> Outcome {
+/// One `/incident …` command, parsed.
+#[derive(Debug)]
+pub(crate) enum Command {
+    Help,
+    /// `declare` without a title: the form.
+    DeclareDialog,
+    Declare(declare::Declare),
+    Run(run::RunAction),
+    Revert(run::Revert),
+    Update(update::Update),
+    Status(status::Status),
+    Resolve(resolve::Resolve),
+    List(list::List),
+    Severity(severity::SetSeverity),
+    Assign(assign::Assign),
+    Responders(assign::AddResponder),
+    Timeline(timeline::TimelineAdd),
+    Alerts(alerts::OnAlerts),
+}
+
+/// Parses the text after `/incident`: pure, so the whole grammar is tested in a table.
+pub(crate) fn parse_incident(text: &str) -> Result<Command, Failure> {
     let text = text.trim();
     let (verb, args) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
     let args = args.trim();
-    match verb.to_ascii_lowercase().as_str() {
-        "" | "help" => Ok(help::run()),
-        "declare" => declare::Declare::parse(args)?.run(ctx).await,
-        "update" => update::Update::parse(args)?.run(ctx).await,
-        "status" => status::Status::parse(args)?.run(ctx).await,
-        "resolve" => resolve::Resolve::parse(args)?.run(ctx).await,
-        "list" => list::List::parse(args)?.run(ctx).await,
-        "severity" => severity::SetSeverity::parse(args)?.run(ctx).await,
-        "assign" => assign::Assign::parse(args)?.run(ctx).await,
-        "responders" => assign::AddResponder::parse(args)?.run(ctx).await,
-        "timeline" => timeline::TimelineAdd::parse(args)?.run(ctx).await,
-        "ack" => {
-            alerts::OnAlerts::parse(alerts::Act::Acknowledge, args)?
-                .run(ctx)
-                .await
-        }
-        "escalate" => {
-            alerts::OnAlerts::parse(alerts::Act::Escalate, args)?
-                .run(ctx)
-                .await
-        }
+    Ok(match verb.to_ascii_lowercase().as_str() {
+        "" | "help" => Command::Help,
+        "declare" if args.is_empty() => Command::DeclareDialog,
+        "declare" => Command::Declare(declare::Declare::parse(args)?),
+        "run" => Command::Run(run::RunAction::parse(args)?),
+        "revert" => Command::Revert(run::Revert::parse(args)?),
+        "update" => Command::Update(update::Update::parse(args)?),
+        "status" => Command::Status(status::Status::parse(args)?),
+        "resolve" => Command::Resolve(resolve::Resolve::parse(args)?),
+        "list" => Command::List(list::List::parse(args)?),
+        "severity" => Command::Severity(severity::SetSeverity::parse(args)?),
+        "assign" => Command::Assign(assign::Assign::parse(args)?),
+        "responders" => Command::Responders(assign::AddResponder::parse(args)?),
+        "timeline" => Command::Timeline(timeline::TimelineAdd::parse(args)?),
+        "ack" => Command::Alerts(alerts::OnAlerts::parse(alerts::Act::Acknowledge, args)?),
+        "escalate" => Command::Alerts(alerts::OnAlerts::parse(alerts::Act::Escalate, args)?),
         known if help::LATER.iter().any(|(name, _)| *name == known) => {
             let (_, when) = help::LATER
                 .iter()
                 .find(|(name, _)| *name == known)
                 .expect("matched above");
-            Err(Failure::Refused(format!(
+            return Err(Failure::Refused(format!(
                 "`{known}` is not available yet: {when}"
-            )))
+            )));
         }
-        other => Err(Failure::Refused(format!(
-            "unknown subcommand `{other}`; /incident help lists them"
-        ))),
+        other => {
+            return Err(Failure::Refused(format!(
+                "unknown subcommand `{other}`; /incident help lists them"
+            )));
+        }
+    })
+}
+
+async fn incident(ctx: &Ctx<'_>, text: &str) -> Outcome {
+    match parse_incident(text)? {
+        Command::Help => Ok(help::run()),
+        Command::DeclareDialog => declare::dialog(ctx).await,
+        Command::Declare(c) => c.run(ctx).await,
+        Command::Run(c) => c.run(ctx).await,
+        Command::Revert(c) => c.run(ctx).await,
+        Command::Update(c) => c.run(ctx).await,
+        Command::Status(c) => c.run(ctx).await,
+        Command::Resolve(c) => c.run(ctx).await,
+        Command::List(c) => c.run(ctx).await,
+        Command::Severity(c) => c.run(ctx).await,
+        Command::Assign(c) => c.run(ctx).await,
+        Command::Responders(c) => c.run(ctx).await,
+        Command::Timeline(c) => c.run(ctx).await,
+        Command::Alerts(c) => c.run(ctx).await,
     }
 }
+
+#[cfg(test)]
+mod grammar_tests;

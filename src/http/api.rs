@@ -48,6 +48,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/users", get(list_users))
         .route("/api/v1/users/{id}", get(get_user))
         .route("/api/v1/jobs", get(list_jobs))
+        .route("/api/v1/audit", get(audit_log))
+        .route("/api/v1/action-runs/{id}", get(get_action_run))
 }
 
 const MAX_PAGE: i64 = 100;
@@ -93,9 +95,13 @@ pub struct CreateIncident {
     /// Alerts to link to the incident.
     #[serde(default)]
     pub alerts: Vec<AlertId>,
+    /// What is known so far; recorded with the declaration.
+    #[serde(default)]
+    pub description: Option<String>,
 }
 
-/// Declare an incident.
+/// Declare an incident. Send `Idempotency-Key` to make retries safe: a second request with
+/// the same key returns the incident the first created.
 #[utoipa::path(post, path = "/api/v1/incidents", tag = "incidents", request_body = CreateIncident,
     security(("bearer" = [])),
     responses((status = 201, body = Incident), (status = 400, body = ErrorBody),
@@ -105,9 +111,26 @@ pub struct CreateIncident {
 pub async fn create_incident(
     State(state): State<AppState>,
     caller: Caller,
+    headers: axum::http::HeaderMap,
     ApiJson(body): ApiJson<CreateIncident>,
 ) -> Result<impl IntoResponse, ApiError> {
     caller.require(Role::Responder)?;
+    // `Idempotency-Key`: a client retrying a declare gets the incident its first try made.
+    let idempotency_key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => {
+            let key = v
+                .to_str()
+                .ok()
+                .filter(|k| !k.is_empty() && k.len() <= 255)
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "Idempotency-Key must be 1 to 255 visible ASCII characters",
+                    )
+                })?;
+            Some(format!("api:{}:{key}", caller.actor))
+        }
+    };
     let incident = state
         .core
         .declare(
@@ -118,6 +141,8 @@ pub async fn create_incident(
                 services: body.services,
                 commander: body.commander,
                 alerts: body.alerts,
+                idempotency_key,
+                description: body.description,
             },
         )
         .await?;
@@ -529,4 +554,42 @@ pub async fn list_jobs(
     caller.require(Role::Admin)?;
     let limit = page_size(q.limit)?;
     Ok(Json(state.core.store.list_jobs(q.state, limit).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    pub limit: Option<i64>,
+}
+
+/// The audit log, newest first: every action and revert asked for, refused, confirmed,
+/// and finished, with who and the arguments (admin).
+#[utoipa::path(get, path = "/api/v1/audit", tag = "operations", params(AuditQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = Vec<bot_core::model::AuditEntry>), (status = 403, body = ErrorBody)))]
+pub async fn audit_log(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<AuditQuery>,
+) -> Result<Json<Vec<bot_core::model::AuditEntry>>, ApiError> {
+    caller.require(Role::Admin)?;
+    let limit = page_size(q.limit)?;
+    Ok(Json(state.core.store.audit_log(limit).await?))
+}
+
+/// One action run: its state and result.
+#[utoipa::path(get, path = "/api/v1/action-runs/{id}", tag = "operations",
+    params(("id" = uuid::Uuid, Path, description = "the run's id")),
+    security(("bearer" = [])),
+    responses((status = 200, body = bot_core::model::ActionRun), (status = 404, body = ErrorBody)))]
+pub async fn get_action_run(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<bot_core::model::ActionRun>, ApiError> {
+    caller.require(Role::Viewer)?;
+    let id: uuid::Uuid = id
+        .parse()
+        .map_err(|_| ApiError::not_found(format!("no action run `{id}`")))?;
+    Ok(Json(state.core.store.get_action_run(id).await?))
 }

@@ -18,7 +18,7 @@ use super::{api, ingest, oncall};
         api::create_incident, api::list_incidents, api::get_incident, api::patch_incident,
         api::post_update, api::list_updates, api::add_timeline, api::incident_timeline,
         api::list_alerts, api::get_alert, api::ack_alert, api::resolve_alert, api::alert_timeline,
-        api::list_services, api::get_service, api::list_users, api::get_user, api::list_jobs,
+        api::list_services, api::get_service, api::list_users, api::get_user, api::list_jobs, api::audit_log, api::get_action_run,
         ingest::alertmanager, ingest::grafana, ingest::generic, ingest::pagerduty, ingest::ping,
         ingest::list_heartbeats, ingest::list_integrations,
         oncall::list_schedules, oncall::shifts, oncall::create_override, oncall::list_overrides,

@@ -10,6 +10,9 @@ pub enum Line {
     Help,
     /// A button's number, as printed beside it.
     Choice(usize),
+    /// `/pin [text]`: put the given text, or the last thing said in the room, into the
+    /// incident's timeline (the console's 📌).
+    Pin(Option<String>),
     Slash {
         command: String,
         text: String,
@@ -34,6 +37,7 @@ pub fn parse(line: &str) -> Line {
         "rooms" => Line::Rooms,
         "help" => Line::Help,
         "join" => Line::Join(text.trim().trim_start_matches('#').to_owned()),
+        "pin" => Line::Pin(Some(text.trim().to_owned()).filter(|t| !t.is_empty())),
         _ => Line::Slash {
             command: command.to_owned(),
             text: text.trim().to_owned(),
@@ -57,6 +61,11 @@ mod tests {
         assert_eq!(parse(" 3 "), Line::Choice(3));
         assert_eq!(parse("/join #inc-1-db"), Line::Join("inc-1-db".into()));
         assert_eq!(parse("/quit"), Line::Quit);
+        assert_eq!(parse("/pin"), Line::Pin(None));
+        assert_eq!(
+            parse("/pin db is back"),
+            Line::Pin(Some("db is back".into()))
+        );
         assert_eq!(parse("looking at it"), Line::Say("looking at it".into()));
         assert_eq!(parse("   "), Line::Empty);
     }

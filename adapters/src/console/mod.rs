@@ -6,6 +6,7 @@
 //! console process, and a card meant for the console waits in the queue until one runs.
 
 mod client;
+mod dialog;
 mod inbound;
 mod render;
 
@@ -24,7 +25,8 @@ pub use inbound::{Line, parse};
 pub use render::render;
 
 const CONSOLE_HELP: &str = "Console: /rooms lists rooms, /join <room> switches, a number presses \
-that button, /quit leaves. Anything else you type is said in the current room.";
+that button, /pin [text] pins the last thing said here (or the text) to the incident's timeline, \
+/quit leaves. Anything else you type is said in the current room.";
 
 /// Runs the console for the person whose console identity is `user` until `/quit` or end
 /// of input. `core_handlers` are the core queue's job handlers, run here too so that a
@@ -73,6 +75,9 @@ pub async fn run(
         &format!("Tocsin console as {user}, in #{room}. {CONSOLE_HELP}"),
     );
     let mut lines = input.lines();
+    // What was last said in each room, for /pin, with the id it was said under.
+    let mut last_said: std::collections::HashMap<String, (String, String)> = Default::default();
+    let mut said = 0u64;
     while let Some(line) = lines.next_line().await? {
         let input = match parse(&line) {
             Line::Empty => continue,
@@ -104,7 +109,30 @@ pub async fn run(
             }
             Line::Say(text) => {
                 console.print(Some(&room), &format!("{user}: {text}"));
-                continue;
+                said += 1;
+                let message_id = format!("said-{said}");
+                last_said.insert(room.clone(), (message_id.clone(), text.clone()));
+                Input::Said { message_id, text }
+            }
+            Line::Pin(text) => {
+                let (message_id, text) = match text {
+                    Some(text) => {
+                        said += 1;
+                        (format!("said-{said}"), text)
+                    }
+                    None => match last_said.get(&room) {
+                        Some(last) => last.clone(),
+                        None => {
+                            console.print(None, "Nothing has been said here yet to pin.");
+                            continue;
+                        }
+                    },
+                };
+                Input::Pin {
+                    message_id,
+                    author: user.clone(),
+                    text,
+                }
             }
             Line::Choice(n) => match console.choice(n) {
                 Some((action, value)) => Input::Button { action, value },
@@ -115,13 +143,33 @@ pub async fn run(
             },
             Line::Slash { command, text } => Input::Slash { command, text },
         };
-        let invocation = Invocation {
+        let mut invocation = Invocation {
             platform: PLATFORM.into(),
             user: user.clone(),
             channel: room.clone(),
             input,
+            delivery: None,
+            groups: Vec::new(),
         };
-        let reply = commands::handle(&core, &invocation).await;
+        let mut reply = commands::handle(&core, &invocation).await;
+        if let Some(dialog) = reply.dialog.take() {
+            // The console's dialog: one prompt per field, answered on the next lines.
+            let Some(fields) = dialog::ask(&console, &dialog, &mut lines).await? else {
+                console.print(None, "Cancelled.");
+                continue;
+            };
+            invocation.input = Input::DialogSubmit {
+                dialog: dialog.id,
+                fields,
+            };
+            reply = commands::handle(&core, &invocation).await;
+            for (field, error) in &reply.field_errors {
+                console.print(None, &format!("  {field}: {error}"));
+            }
+        }
+        if reply.silent {
+            continue;
+        }
         match reply.audience {
             Audience::Channel => console.show(Some(&room), &reply.message),
             Audience::Ephemeral => console.show(None, &reply.message),

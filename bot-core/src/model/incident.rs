@@ -109,6 +109,11 @@ pub struct NewIncident {
     pub alerts: Vec<AlertId>,
     pub declared_by: String,
     pub declared_at: DateTime<Utc>,
+    /// Declaring again with the same key (a retried chat delivery, an `Idempotency-Key`)
+    /// returns the incident the first declare created.
+    pub idempotency_key: Option<String>,
+    /// What is known so far; written into the `declared` timeline entry.
+    pub description: Option<String>,
 }
 
 /// One requested change to an incident. Applied with [`Incident::apply`], which either

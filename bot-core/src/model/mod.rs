@@ -1,6 +1,7 @@
 //! The domain: who (users, teams, services), what happened (alerts, incidents), and the
 //! append-only timeline. Types here are parsed at the edge and trusted inside.
 
+mod action_run;
 mod alert;
 mod directory;
 mod ids;
@@ -11,6 +12,9 @@ mod policy;
 mod role;
 mod timeline;
 
+pub use action_run::{
+    ActionRun, ActionRunState, ActionRunUpdate, AuditEntry, AuditEvent, NewAuditEntry,
+};
 pub use alert::{
     Alert, AlertAction, AlertEvent, AlertFilter, AlertSeverity, AlertStatus, Link, NewAlert,
     TriggerOutcome,

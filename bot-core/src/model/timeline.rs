@@ -24,6 +24,8 @@ pub enum TimelineKind {
     AlertResolved,
     Paged,
     Escalated,
+    ActionRun,
+    ChatMessage,
 }
 
 string_enum!(TimelineKind, "timeline kind", {
@@ -43,6 +45,8 @@ string_enum!(TimelineKind, "timeline kind", {
     AlertResolved => "alert_resolved",
     Paged => "paged",
     Escalated => "escalated",
+    ActionRun => "action_run",
+    ChatMessage => "chat_message",
 });
 
 /// What a timeline belongs to.

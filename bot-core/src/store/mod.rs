@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 
+use crate::model::{ActionRun, ActionRunState, ActionRunUpdate, AuditEntry, NewAuditEntry};
 use crate::model::{
     Actor, Alert, AlertFilter, AlertId, ChannelRef, Directory, Heartbeat, Incident, IncidentChange,
     IncidentFilter, IncidentId, IngestEvent, IngestOutcome, Integration, Job, JobId, JobState,
@@ -118,6 +119,28 @@ impl JobSignals {
             }
         }
     }
+}
+
+/// A new action run and what is written with it.
+#[derive(Debug, Clone)]
+pub struct NewActionRun {
+    pub run: ActionRun,
+    pub audit: NewAuditEntry,
+    pub timeline: Option<NewTimelineEntry>,
+    pub jobs: Vec<NewJob>,
+}
+
+/// A run's move from one of `from` to `to`, and what is written with it.
+#[derive(Debug, Clone)]
+pub struct ActionRunTransition {
+    pub id: uuid::Uuid,
+    pub from: Vec<ActionRunState>,
+    pub to: ActionRunState,
+    pub update: ActionRunUpdate,
+    pub at: DateTime<Utc>,
+    pub audit: Option<NewAuditEntry>,
+    pub timeline: Option<NewTimelineEntry>,
+    pub jobs: Vec<NewJob>,
 }
 
 /// A chat message Tocsin posted and may edit later.
@@ -310,6 +333,17 @@ pub trait Store: Send + Sync {
     ) -> StoreResult<()>;
     async fn posted_message(&self, key: &str, platform: &str)
     -> StoreResult<Option<PostedMessage>>;
+
+    // Actions and the audit log.
+    /// Records a new run together with its audit entry, timeline entry and jobs.
+    async fn create_action_run(&self, new: NewActionRun) -> StoreResult<ActionRun>;
+    /// Moves a run to another state if it is in one of the expected states; Conflict (and
+    /// nothing written) otherwise, so two workers or two button presses cannot both act.
+    async fn transition_action_run(&self, t: ActionRunTransition) -> StoreResult<ActionRun>;
+    async fn get_action_run(&self, id: uuid::Uuid) -> StoreResult<ActionRun>;
+    async fn append_audit(&self, entry: NewAuditEntry) -> StoreResult<AuditEntry>;
+    /// The newest `limit` audit entries, newest first.
+    async fn audit_log(&self, limit: i64) -> StoreResult<Vec<AuditEntry>>;
 
     // Durable jobs.
     async fn enqueue(&self, jobs: &[NewJob]) -> StoreResult<Vec<JobId>>;

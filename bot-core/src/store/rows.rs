@@ -9,6 +9,7 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::{ApiToken, StoreError};
+use crate::model::{ActionRun, AuditEntry};
 use crate::model::{
     Alert, AlertId, ChannelRef, Heartbeat, Incident, IncidentId, Integration, Job, JobId, Link,
     Service, StatusUpdate, TimelineEntry, User,
@@ -356,4 +357,87 @@ where
     T: TryFrom<R, Error = StoreError>,
 {
     rows.into_iter().map(T::try_from).collect()
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct ActionRunRow {
+    id: Uuid,
+    action: String,
+    kind: String,
+    args: Json<serde_json::Value>,
+    incident_id: Option<Uuid>,
+    requested_by: String,
+    platform: String,
+    channel: String,
+    state: String,
+    summary: Option<String>,
+    detail: Option<String>,
+    link: Option<String>,
+    external: Json<serde_json::Value>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+/// The columns of `action_runs`, in [`ActionRunRow`]'s order, for `concat!` into SQL.
+macro_rules! action_run_columns {
+    () => {
+        "id, action, kind, args, incident_id, requested_by, platform, channel, state, summary, \
+         detail, link, external, created_at, updated_at"
+    };
+}
+pub(super) use action_run_columns;
+
+impl TryFrom<ActionRunRow> for ActionRun {
+    type Error = StoreError;
+
+    fn try_from(r: ActionRunRow) -> Result<Self, StoreError> {
+        Ok(ActionRun {
+            id: r.id,
+            action: r.action,
+            kind: r.kind,
+            args: r.args.0,
+            incident_id: r.incident_id.map(IncidentId),
+            requested_by: r.requested_by,
+            platform: r.platform,
+            channel: r.channel,
+            state: parse(&r.state)?,
+            summary: r.summary,
+            detail: r.detail,
+            link: r.link,
+            external: r.external.0,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct AuditRow {
+    id: Uuid,
+    at: DateTime<Utc>,
+    actor: String,
+    event: String,
+    action: String,
+    run_id: Option<Uuid>,
+    incident_id: Option<Uuid>,
+    args: Json<serde_json::Value>,
+    detail: String,
+}
+
+impl TryFrom<AuditRow> for AuditEntry {
+    type Error = StoreError;
+
+    fn try_from(r: AuditRow) -> Result<Self, StoreError> {
+        Ok(AuditEntry {
+            id: r.id,
+            at: r.at,
+            actor: r.actor,
+            event: parse(&r.event)?,
+            action: r.action,
+            run_id: r.run_id,
+            incident_id: r.incident_id.map(IncidentId),
+            args: r.args.0,
+            detail: r.detail,
+        })
+    }
 }

@@ -166,6 +166,46 @@ macro_rules! impl_store {
                 }
             }
 
+            async fn insert_audit(
+                conn: &mut $conn,
+                e: NewAuditEntry,
+            ) -> StoreResult<AuditEntry> {
+                let stored = AuditEntry {
+                    id: Uuid::now_v7(),
+                    at: e.at,
+                    actor: e.actor,
+                    event: e.event,
+                    action: e.action,
+                    run_id: e.run_id,
+                    incident_id: e.incident_id,
+                    args: e.args,
+                    detail: e.detail,
+                };
+                sqlx::query(
+                    "INSERT INTO audit_log (id, at, actor, event, action, run_id, incident_id, args, detail) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(stored.id)
+                .bind(stored.at)
+                .bind(&stored.actor)
+                .bind(stored.event.as_str())
+                .bind(&stored.action)
+                .bind(stored.run_id)
+                .bind(stored.incident_id.map(|i| i.0))
+                .bind(Json(&stored.args))
+                .bind(&stored.detail)
+                .execute(&mut *conn)
+                .await?;
+                tracing::info!(
+                    actor = %stored.actor,
+                    event = %stored.event,
+                    action = %stored.action,
+                    run_id = ?stored.run_id,
+                    "audit"
+                );
+                Ok(stored)
+            }
+
             async fn insert_timeline(
                 conn: &mut $conn,
                 entry: NewTimelineEntry,
@@ -704,6 +744,16 @@ macro_rules! impl_store {
                 jobs: JobsFor<'_, Incident>,
             ) -> StoreResult<Incident> {
                 let mut tx = self.begin_write().await?;
+                if let Some(key) = &new.idempotency_key {
+                    let existing: Option<Uuid> =
+                        sqlx::query_scalar("SELECT id FROM incidents WHERE declare_key = $1")
+                            .bind(key)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                    if let Some(id) = existing {
+                        return Self::load_incident(&mut tx, IncidentId(id), false).await;
+                    }
+                }
                 let number: i64 = sqlx::query_scalar(
                     "UPDATE counters SET value = value + 1 WHERE name = 'incident_number' \
                      RETURNING value",
@@ -727,11 +777,11 @@ macro_rules! impl_store {
                     updated_at: new.declared_at,
                     resolved_at: None,
                 };
-                sqlx::query(
+                let inserted = sqlx::query(
                     "INSERT INTO incidents (id, number, title, severity, status, commander, \
                      communications_lead, responders, services, declared_by, declared_at, \
-                     updated_at, resolved_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $8, $9, $10, $10, NULL)",
+                     updated_at, resolved_at, declare_key) \
+                     VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $8, $9, $10, $10, NULL, $11)",
                 )
                 .bind(incident.id.0)
                 .bind(incident.number)
@@ -743,8 +793,22 @@ macro_rules! impl_store {
                 .bind(Json(&incident.services))
                 .bind(&incident.declared_by)
                 .bind(incident.declared_at)
+                .bind(&new.idempotency_key)
                 .execute(&mut *tx)
-                .await?;
+                .await;
+                if let (Err(sqlx::Error::Database(db)), Some(key)) = (&inserted, &new.idempotency_key)
+                    && db.is_unique_violation()
+                {
+                    // A concurrent declare with the same key committed first: theirs stands.
+                    drop(tx);
+                    let id: Uuid =
+                        sqlx::query_scalar("SELECT id FROM incidents WHERE declare_key = $1")
+                            .bind(key)
+                            .fetch_one(self.writer())
+                            .await?;
+                    return self.get_incident(IncidentId(id)).await;
+                }
+                inserted?;
                 for alert in &incident.alerts {
                     sqlx::query(
                         "INSERT INTO incident_alerts (incident_id, alert_id, linked_at) VALUES ($1, $2, $3)",
@@ -768,13 +832,21 @@ macro_rules! impl_store {
                         at: incident.declared_at,
                         kind: TimelineKind::Declared,
                         actor: incident.declared_by.clone(),
-                        text: format!(
-                            "{} declared: {} ({})",
-                            incident.reference(),
-                            incident.title,
-                            incident.severity
-                        ),
-                        data: serde_json::json!({}),
+                        text: match &new.description {
+                            Some(d) => format!(
+                                "{} declared: {} ({})\n{d}",
+                                incident.reference(),
+                                incident.title,
+                                incident.severity
+                            ),
+                            None => format!(
+                                "{} declared: {} ({})",
+                                incident.reference(),
+                                incident.title,
+                                incident.severity
+                            ),
+                        },
+                        data: serde_json::json!({ "description": new.description }),
                     },
                 )
                 .await?;
@@ -1515,6 +1587,127 @@ macro_rules! impl_store {
                 .fetch_optional(self.reader())
                 .await?;
                 Ok(row.map(|(channel_id, message_id)| PostedMessage { channel_id, message_id }))
+            }
+
+            async fn create_action_run(&self, new: NewActionRun) -> StoreResult<ActionRun> {
+                let run = new.run;
+                let mut tx = self.begin_write().await?;
+                sqlx::query(concat!(
+                    "INSERT INTO action_runs (",
+                    action_run_columns!(),
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+                ))
+                .bind(run.id)
+                .bind(&run.action)
+                .bind(&run.kind)
+                .bind(Json(&run.args))
+                .bind(run.incident_id.map(|i| i.0))
+                .bind(&run.requested_by)
+                .bind(&run.platform)
+                .bind(&run.channel)
+                .bind(run.state.as_str())
+                .bind(&run.summary)
+                .bind(&run.detail)
+                .bind(&run.link)
+                .bind(Json(&run.external))
+                .bind(run.created_at)
+                .bind(run.updated_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| match e {
+                    sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                        StoreError::NotFound("incident".into())
+                    }
+                    other => other.into(),
+                })?;
+                Self::insert_audit(&mut tx, new.audit).await?;
+                if let Some(entry) = new.timeline {
+                    Self::insert_timeline(&mut tx, entry).await?;
+                }
+                Self::insert_jobs(&mut tx, &new.jobs, run.created_at).await?;
+                tx.commit().await?;
+                self.signal_jobs(&new.jobs);
+                Ok(run)
+            }
+
+            async fn transition_action_run(&self, t: ActionRunTransition) -> StoreResult<ActionRun> {
+                let mut tx = self.begin_write().await?;
+                let mut update = sqlx::QueryBuilder::<$db>::new("UPDATE action_runs SET state = ");
+                update
+                    .push_bind(t.to.as_str())
+                    .push(", summary = COALESCE(")
+                    .push_bind(t.update.summary.clone())
+                    .push(", summary), detail = COALESCE(")
+                    .push_bind(t.update.detail.clone())
+                    .push(", detail), link = COALESCE(")
+                    .push_bind(t.update.link.clone())
+                    .push(", link), external = ");
+                match &t.update.external {
+                    Some(external) => update.push_bind(Json(external.clone())),
+                    None => update.push("external"),
+                };
+                update
+                    .push(", updated_at = ")
+                    .push_bind(t.at)
+                    .push(" WHERE id = ")
+                    .push_bind(t.id)
+                    .push(" AND state IN (");
+                let mut states = update.separated(", ");
+                for state in &t.from {
+                    states.push_bind(state.as_str());
+                }
+                update.push(concat!(") RETURNING ", action_run_columns!()));
+                let row: Option<ActionRunRow> =
+                    update.build_query_as().fetch_optional(&mut *tx).await?;
+                let Some(row) = row else {
+                    drop(tx);
+                    let run = self.get_action_run(t.id).await?;
+                    return Err(StoreError::Conflict(format!(
+                        "this run of {} is already {}",
+                        run.action, run.state
+                    )));
+                };
+                if let Some(audit) = t.audit {
+                    Self::insert_audit(&mut tx, audit).await?;
+                }
+                if let Some(entry) = t.timeline {
+                    Self::insert_timeline(&mut tx, entry).await?;
+                }
+                Self::insert_jobs(&mut tx, &t.jobs, t.at).await?;
+                tx.commit().await?;
+                self.signal_jobs(&t.jobs);
+                row.try_into()
+            }
+
+            async fn get_action_run(&self, id: Uuid) -> StoreResult<ActionRun> {
+                let row: Option<ActionRunRow> = sqlx::query_as(concat!(
+                    "SELECT ",
+                    action_run_columns!(),
+                    " FROM action_runs WHERE id = $1"
+                ))
+                .bind(id)
+                .fetch_optional(self.reader())
+                .await?;
+                row.ok_or_else(|| StoreError::NotFound(format!("action run {id}")))?
+                    .try_into()
+            }
+
+            async fn append_audit(&self, entry: NewAuditEntry) -> StoreResult<AuditEntry> {
+                let mut tx = self.begin_write().await?;
+                let stored = Self::insert_audit(&mut tx, entry).await?;
+                tx.commit().await?;
+                Ok(stored)
+            }
+
+            async fn audit_log(&self, limit: i64) -> StoreResult<Vec<AuditEntry>> {
+                let rows: Vec<AuditRow> = sqlx::query_as(
+                    "SELECT id, at, actor, event, action, run_id, incident_id, args, detail \
+                     FROM audit_log ORDER BY at DESC, id DESC LIMIT $1",
+                )
+                .bind(limit)
+                .fetch_all(self.reader())
+                .await?;
+                rows::all(rows)
             }
 
             async fn enqueue(&self, jobs: &[NewJob]) -> StoreResult<Vec<JobId>> {
