@@ -90,6 +90,7 @@ pub fn core(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: &Config) -> Co
         CoreSettings {
             chat_platforms,
             update_reminder: config.update_reminder(),
+            update_reminder_by_severity: config.update_reminder_by_severity(),
             services,
             schedules: config
                 .schedules()
@@ -338,13 +339,8 @@ pub fn core_handlers_with(
             runner,
             vcs,
         ));
-    if let Some(every) = core.settings.update_reminder {
-        handlers = handlers.merge(UpdateReminders::handlers(
-            core.store.clone(),
-            core.clock.clone(),
-            core.settings.chat_platforms.clone(),
-            every,
-        ));
+    if core.settings.reminds() {
+        handlers = handlers.merge(UpdateReminders::handlers(core));
     }
     handlers
 }

@@ -112,6 +112,8 @@ pub struct IncidentsConfig {
     /// humantime duration (`"30m"`), or `"off"`. Absent means off. Use
     /// [`Config::update_reminder`] to read it.
     pub update_reminder: Option<String>,
+    /// Per severity, overriding `update_reminder`: `sev1 = "30m"`, `sev4 = "off"`.
+    pub update_reminder_by_severity: std::collections::BTreeMap<bot_core::model::Severity, String>,
     /// The console room / channel where new incidents are announced.
     pub announcements_channel: String,
     /// Record every message said in an incident channel in its timeline, not only those
@@ -123,6 +125,7 @@ impl Default for IncidentsConfig {
     fn default() -> Self {
         Self {
             update_reminder: None,
+            update_reminder_by_severity: Default::default(),
             announcements_channel: "incidents".to_owned(),
             capture_chat: false,
         }
@@ -493,6 +496,23 @@ impl Config {
         }
     }
 
+    /// `incidents.update_reminder_by_severity`, each "off" as None.
+    pub fn update_reminder_by_severity(
+        &self,
+    ) -> std::collections::HashMap<bot_core::model::Severity, Option<chrono::Duration>> {
+        self.incidents
+            .update_reminder_by_severity
+            .iter()
+            .map(|(severity, text)| {
+                let every = match text.as_str() {
+                    "off" => None,
+                    text => duration(text),
+                };
+                (*severity, every)
+            })
+            .collect()
+    }
+
     /// Every schedule, for the on-call computation, each passing [`Schedule::validate`].
     ///
     /// # Panics
@@ -540,6 +560,16 @@ impl Config {
             && text != "off"
         {
             c.duration(&KeyPath::of("incidents").key("update_reminder"), text);
+        }
+        for (severity, text) in &self.incidents.update_reminder_by_severity {
+            if text != "off" {
+                c.duration(
+                    &KeyPath::of("incidents")
+                        .key("update_reminder_by_severity")
+                        .key(severity.as_str()),
+                    text,
+                );
+            }
         }
 
         let users = c.ids("users", "user", self.users.iter().map(|u| u.id.as_str()));

@@ -10,7 +10,6 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use bot_core::Core;
 use bot_core::actions::{ActionKind, ActionSpec, HttpAction, ParamKind, ParamSpec};
 use bot_core::effects::ChatEffects;
 use bot_core::jobs::{PoolConfig, WorkerPool};
@@ -19,6 +18,7 @@ use bot_core::model::{
     TimelineKind,
 };
 use bot_core::ops::{CoreSettings, Declare, GroupRole};
+use bot_core::{Clock, Core};
 use commands::{Input, Invocation, Reply};
 use support::TestApp;
 
@@ -152,6 +152,7 @@ on_both!(
     a_pinned_message_enters_the_timeline_once,
     a_confirmed_revert_opens_the_revert_pull_request_and_posts_its_link,
     a_rollback_workflow_is_dispatched_and_followed_to_its_conclusion,
+    update_reminders_follow_the_interval_of_the_current_severity,
 );
 
 async fn a_command_action_runs_into_the_channel_the_timeline_and_the_audit_log(app: TestApp) {
@@ -879,4 +880,71 @@ async fn a_rollback_workflow_is_dispatched_and_followed_to_its_conclusion(app: T
         .map(|e| e.event)
         .collect();
     assert_eq!(audit, [AuditEvent::Requested, AuditEvent::Succeeded]);
+}
+
+async fn update_reminders_follow_the_interval_of_the_current_severity(app: TestApp) {
+    // The example: sev1 every 30 minutes, sev2 every hour, sev4 never.
+    let w = world(&app, &[], |_| {});
+    let declare = |severity: &str, title: &str| {
+        let text = format!("declare {severity} {title}");
+        let core = w.core.clone();
+        async move { commands::handle(&core, &said("alice", "general", &text)).await }
+    };
+    declare("sev2", "Search is slow").await;
+    w.pool.run_due().await.unwrap();
+    let inc = w.core.store.get_incident_by_number(1).await.unwrap();
+    let reminders = || {
+        let core = w.core.clone();
+        async move {
+            core.store
+                .timeline(Subject::Incident(inc.id))
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|e| e.kind == TimelineKind::Reminder)
+                .map(|e| e.at)
+                .collect::<Vec<_>>()
+        }
+    };
+    let start = app.clock.now();
+    let at = |minutes: i64| start + chrono::Duration::minutes(minutes);
+    let advance_to = |minutes: i64| {
+        let clock = app.clock.clone();
+        let target = at(minutes);
+        async move { clock.advance(target - clock.now()) }
+    };
+    // Raised to sev1 after 10 minutes: reminded 30 minutes later, not an hour after declaring.
+    advance_to(10).await;
+    let t =
+        text(&commands::handle(&w.core, &said("alice", "general", "severity INC-1 sev1")).await);
+    assert!(t.contains("sev1"), "{t}");
+    w.pool.run_due().await.unwrap();
+    advance_to(39).await;
+    w.pool.run_due().await.unwrap();
+    assert!(reminders().await.is_empty());
+    advance_to(40).await;
+    w.pool.run_due().await.unwrap();
+    assert_eq!(reminders().await, [at(40)]);
+    // The sev2 reminder due at 60 minutes finds a reminder since it was set and stops; the
+    // sev1 chain goes on every 30 minutes.
+    for minutes in [60, 69, 70, 75] {
+        advance_to(minutes).await;
+        w.pool.run_due().await.unwrap();
+    }
+    assert_eq!(reminders().await, [at(40), at(70)]);
+    let printed = w.printed.text();
+    assert!(
+        printed.contains("No status update on INC-1 for 30 minutes"),
+        "{printed}"
+    );
+
+    // sev4: no reminders at all.
+    declare("sev4", "Typo on the status page").await;
+    let jobs = w.core.store.list_jobs(None, 100).await.unwrap();
+    let sev4 = w.core.store.get_incident_by_number(2).await.unwrap();
+    assert!(
+        !jobs.iter().any(|j| j.kind == "incident.update_reminder"
+            && j.payload["incident_id"] == serde_json::json!(sev4.id)),
+        "{jobs:?}"
+    );
 }

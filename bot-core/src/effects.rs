@@ -541,8 +541,7 @@ impl JobHandler for ChatEffects {
 pub struct UpdateReminders {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
-    platforms: Vec<String>,
-    every: chrono::Duration,
+    settings: Arc<crate::ops::CoreSettings>,
 }
 
 #[derive(Deserialize)]
@@ -552,17 +551,11 @@ struct ReminderPayload {
 }
 
 impl UpdateReminders {
-    pub fn handlers(
-        store: Arc<dyn Store>,
-        clock: Arc<dyn Clock>,
-        platforms: Vec<String>,
-        every: chrono::Duration,
-    ) -> Handlers {
+    pub fn handlers(core: &crate::ops::Core) -> Handlers {
         let me = Arc::new(Self {
-            store,
-            clock,
-            platforms,
-            every,
+            store: core.store.clone(),
+            clock: core.clock.clone(),
+            settings: core.settings.clone(),
         });
         Handlers::new().on(kinds::UPDATE_REMINDER, me)
     }
@@ -576,18 +569,35 @@ impl JobHandler for UpdateReminders {
         if incident.status == IncidentStatus::Resolved {
             return Ok(());
         }
+        // The interval of the incident's severity now: it may have changed since this
+        // reminder was scheduled.
+        let Some(every) = self.settings.reminder_every(incident.severity) else {
+            return Ok(());
+        };
+        let now = self.clock.now();
+        if now < p.since + every {
+            // The severity now allows longer between updates: look again then.
+            let later = NewJob::new(
+                CORE_QUEUE,
+                kinds::UPDATE_REMINDER,
+                json!({ "incident_id": incident.id, "since": p.since }),
+                p.since + every,
+            );
+            self.store.enqueue(&[later]).await?;
+            return Ok(());
+        }
         let timeline = self.store.timeline(Subject::Incident(incident.id)).await?;
-        let job_id = json!(job.id);
         let updated_since = timeline
             .iter()
             .any(|e| e.kind == TimelineKind::StatusUpdate && e.at > p.since);
+        // Any reminder since: this job's own (a rerun after a crash), or another chain's
+        // (a severity change starts one); either way this chain ends here.
         let already_reminded = timeline
             .iter()
-            .any(|e| e.kind == TimelineKind::Reminder && e.data.get("job") == Some(&job_id));
+            .any(|e| e.kind == TimelineKind::Reminder && e.at > p.since);
         if updated_since || already_reminded {
             return Ok(());
         }
-        let now = self.clock.now();
         let minutes = (now - p.since).num_minutes();
         let text = format!(
             "No status update on {} for {minutes} minutes. Post one with `update <text>`.",
@@ -601,8 +611,7 @@ impl JobHandler for UpdateReminders {
             text: text.clone(),
             data: json!({ "job": job.id }),
         };
-        let platforms = self.platforms.clone();
-        let every = self.every;
+        let platforms = self.settings.chat_platforms.clone();
         let incident_id = incident.id;
         let jobs = move |_: &crate::model::TimelineEntry| {
             let post = json!({ "incident_id": incident_id, "lines": [text.clone()] });

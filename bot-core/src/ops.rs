@@ -57,6 +57,9 @@ pub struct CoreSettings {
     /// Remind the incident channel when an open incident has had no status update for this
     /// long (incident.io's "update reminder"). None: never.
     pub update_reminder: Option<Duration>,
+    /// Per-severity intervals that override `update_reminder` (None: no reminders for
+    /// that severity).
+    pub update_reminder_by_severity: HashMap<Severity, Option<Duration>>,
     /// Per-service settings; a service not listed gets the defaults.
     pub services: HashMap<ServiceId, ServiceSettings>,
     /// On-call schedules, by id.
@@ -92,6 +95,21 @@ pub struct GroupRole {
 }
 
 impl CoreSettings {
+    /// How long an open incident of `severity` may go without a status update.
+    pub fn reminder_every(&self, severity: Severity) -> Option<Duration> {
+        self.update_reminder_by_severity
+            .get(&severity)
+            .copied()
+            .unwrap_or(self.update_reminder)
+    }
+
+    /// Whether any severity gets update reminders.
+    pub fn reminds(&self) -> bool {
+        Severity::ALL
+            .iter()
+            .any(|s| self.reminder_every(*s).is_some())
+    }
+
     pub fn attempt_interval(&self) -> Duration {
         self.attempt_interval
             .unwrap_or_else(crate::escalation::default_attempt_interval)
@@ -271,7 +289,7 @@ impl Core {
                 _ => None,
             },
         };
-        let reminder = self.settings.update_reminder;
+        let reminder = self.settings.reminder_every(new.severity);
         let platforms = self.settings.chat_platforms.clone();
         // The on-call of the affected services are invited into the channel; for sev1 and
         // sev2 they are paged as well.
@@ -344,13 +362,26 @@ impl Core {
         let platforms = self.settings.chat_platforms.clone();
         let actor_name = actor.to_string();
         let now = self.clock.now();
+        let severity_changed = changes
+            .iter()
+            .any(|c| matches!(c, IncidentChange::Severity(_)));
+        let settings = self.settings.clone();
         let jobs = move |incident: &Incident| {
             let payload =
                 json!({ "incident_id": incident.id, "lines": lines, "actor": actor_name });
-            platforms
+            let mut jobs: Vec<NewJob> = platforms
                 .iter()
                 .map(|p| NewJob::new(chat_queue(p), kinds::INCIDENT_CHANGED, payload.clone(), now))
-                .collect()
+                .collect();
+            // A new severity may want updates sooner: start a reminder on its interval (the
+            // chain that reminds first ends the other).
+            if severity_changed
+                && incident.is_open()
+                && let Some(every) = settings.reminder_every(incident.severity)
+            {
+                jobs.push(reminder_job(incident.id, now, every));
+            }
+            jobs
         };
         Ok(self
             .store
@@ -368,7 +399,8 @@ impl Core {
         let text = checked_text("text", text, MAX_TEXT)?;
         let now = self.clock.now();
         let platforms = self.settings.chat_platforms.clone();
-        let reminder = self.settings.update_reminder;
+        let severity = self.store.get_incident(id).await?.severity;
+        let reminder = self.settings.reminder_every(severity);
         let jobs = move |update: &StatusUpdate| {
             let payload = json!({ "update_id": update.id });
             let mut jobs: Vec<NewJob> = platforms
