@@ -1084,6 +1084,16 @@ impl Store for FlakyStore {
     async fn audit_log(&self, limit: i64) -> StoreResult<Vec<bot_core::model::AuditEntry>> {
         self.inner.audit_log(limit).await
     }
+    async fn record_delivery(
+        &self,
+        key: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<bool> {
+        self.inner.record_delivery(key, at).await
+    }
+    async fn delivery_seen(&self, key: &str) -> StoreResult<bool> {
+        self.inner.delivery_seen(key).await
+    }
     async fn enqueue(&self, jobs: &[NewJob]) -> StoreResult<Vec<JobId>> {
         self.inner.enqueue(jobs).await
     }

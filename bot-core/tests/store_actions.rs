@@ -22,7 +22,16 @@ conformance!(
     a_run_moves_only_from_the_states_it_is_expected_in,
     the_audit_log_is_newest_first_and_keeps_refusals,
     declaring_with_a_used_key_returns_the_first_incident_and_writes_nothing,
+    a_delivery_is_recorded_once,
 );
+
+async fn a_delivery_is_recorded_once(store: Arc<dyn Store>) {
+    assert!(!store.delivery_seen("slack:Ev01").await.unwrap());
+    assert!(store.record_delivery("slack:Ev01", clock().now()).await.unwrap());
+    assert!(store.delivery_seen("slack:Ev01").await.unwrap());
+    assert!(!store.record_delivery("slack:Ev01", clock().now()).await.unwrap());
+    assert!(store.record_delivery("slack:Ev02", clock().now()).await.unwrap());
+}
 
 fn incident(key: Option<&str>) -> NewIncident {
     NewIncident {

@@ -345,6 +345,12 @@ pub trait Store: Send + Sync {
     /// The newest `limit` audit entries, newest first.
     async fn audit_log(&self, limit: i64) -> StoreResult<Vec<AuditEntry>>;
 
+    // Inbound deliveries.
+    /// Records that the delivery `key` was handled; false when it already was (a retry).
+    async fn record_delivery(&self, key: &str, at: DateTime<Utc>) -> StoreResult<bool>;
+    /// Whether the delivery `key` was handled already.
+    async fn delivery_seen(&self, key: &str) -> StoreResult<bool>;
+
     // Durable jobs.
     async fn enqueue(&self, jobs: &[NewJob]) -> StoreResult<Vec<JobId>>;
     /// Claims up to `limit` jobs of `queues` that are due at `now` (queued with `run_at <=

@@ -1710,6 +1710,26 @@ macro_rules! impl_store {
                 rows::all(rows)
             }
 
+            async fn record_delivery(&self, key: &str, at: DateTime<Utc>) -> StoreResult<bool> {
+                let done = sqlx::query(
+                    "INSERT INTO deliveries (key, seen_at) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+                )
+                .bind(key)
+                .bind(at)
+                .execute(self.writer())
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn delivery_seen(&self, key: &str) -> StoreResult<bool> {
+                let seen: Option<String> =
+                    sqlx::query_scalar("SELECT key FROM deliveries WHERE key = $1")
+                        .bind(key)
+                        .fetch_optional(self.reader())
+                        .await?;
+                Ok(seen.is_some())
+            }
+
             async fn enqueue(&self, jobs: &[NewJob]) -> StoreResult<Vec<JobId>> {
                 let now = jobs.iter().map(|j| j.run_at).min().unwrap_or_default();
                 let mut tx = self.begin_write().await?;
