@@ -270,10 +270,7 @@ async fn escalation_burst(db: db::Db, alerts: usize) -> String {
     ));
     let handlers = EscalationSteps::handlers(core.clone())
         .merge(PageByChat::handlers(core.clone(), console.clone()))
-        .merge(bot_core::effects::ChatEffects::handlers(
-            db.store.clone(),
-            console,
-        ));
+        .merge(bot_core::effects::ChatEffects::handlers(&core, console));
     let pool = WorkerPool::new(
         db.store.clone(),
         clock.clone(),

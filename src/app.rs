@@ -105,6 +105,7 @@ pub fn core(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: &Config) -> Co
             actions: crate::config::specs(&config.actions),
             group_roles: crate::config::group_roles(&config.roles),
             capture_chat: config.incidents.capture_chat,
+            channel_name: config.incidents.channel_name.clone(),
         },
     )
 }

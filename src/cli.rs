@@ -70,7 +70,15 @@ pub enum Command {
         command: HeartbeatCommand,
     },
     /// Print the app manifest for a chat platform
-    Manifest { platform: Platform },
+    Manifest {
+        platform: Platform,
+        /// Tocsin's public base URL, where the platform sends requests
+        #[arg(long, env = "TOCSIN_PUBLIC_URL")]
+        url: Option<String>,
+        /// Slack: connect over Socket Mode instead of request URLs
+        #[arg(long)]
+        socket_mode: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -350,7 +358,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             println!("{key}");
         }
-        Command::Manifest { platform } => {
+        Command::Manifest {
+            platform: Platform::Slack,
+            url,
+            socket_mode,
+        } => {
+            let url = match (url, socket_mode) {
+                (Some(url), _) => url,
+                (None, true) => "https://tocsin.invalid".to_owned(),
+                (None, false) => anyhow::bail!(
+                    "give Tocsin's public URL: tocsin manifest slack --url https://tocsin.example.com \
+                     (or set TOCSIN_PUBLIC_URL), or use --socket-mode"
+                ),
+            };
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&crate::manifest::slack(&url, socket_mode))?
+            );
+        }
+        Command::Manifest { platform, .. } => {
             anyhow::bail!(
                 "`tocsin manifest {}` is not available yet: the {:?} adapter comes in a later release",
                 format!("{platform:?}").to_lowercase(),

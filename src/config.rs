@@ -119,6 +119,9 @@ pub struct IncidentsConfig {
     /// Record every message said in an incident channel in its timeline, not only those
     /// pinned with 📌. Default false.
     pub capture_chat: bool,
+    /// The incident channel's name: `{number}`, `{date}` (YYYYMMDD) and `{slug}` (the
+    /// title) are filled in. Default `inc-{number}-{slug}`.
+    pub channel_name: Option<String>,
 }
 
 impl Default for IncidentsConfig {
@@ -128,6 +131,7 @@ impl Default for IncidentsConfig {
             update_reminder_by_severity: Default::default(),
             announcements_channel: "incidents".to_owned(),
             capture_chat: false,
+            channel_name: None,
         }
     }
 }
@@ -560,6 +564,32 @@ impl Config {
             && text != "off"
         {
             c.duration(&KeyPath::of("incidents").key("update_reminder"), text);
+        }
+        if let Some(template) = &self.incidents.channel_name {
+            let rest = template
+                .replace("{number}", "1")
+                .replace("{date}", "20261124")
+                .replace("{slug}", "x");
+            let ok = rest
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+            if !template.contains("{number}") && !template.contains("{slug}") {
+                c.report(
+                    &KeyPath::of("incidents").key("channel_name"),
+                    Part::Value,
+                    "the channel name needs {number} or {slug}, or every incident gets the same channel"
+                        .into(),
+                );
+            } else if !ok {
+                c.report(
+                    &KeyPath::of("incidents").key("channel_name"),
+                    Part::Value,
+                    format!(
+                        "`{template}`: besides {{number}}, {{date}} and {{slug}}, use lowercase letters, \
+                         digits, `-` and `_` (what every chat platform accepts in a channel name)"
+                    ),
+                );
+            }
         }
         for (severity, text) in &self.incidents.update_reminder_by_severity {
             if text != "off" {

@@ -495,10 +495,23 @@ async fn check_config_accepts_the_example_and_names_a_misspelt_key_with_its_line
 #[tokio::test]
 async fn unimplemented_manifests_say_so() {
     let out = Command::new(BIN)
-        .args(["manifest", "slack"])
+        .args(["manifest", "teams"])
         .output()
         .await
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not available yet"));
+    // Slack's is printed, valid JSON, with the request URLs under the given base.
+    let out = Command::new(BIN)
+        .args(["manifest", "slack", "--url", "https://ops.example.com"])
+        .env_remove("TOCSIN_PUBLIC_URL")
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let manifest: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        manifest["settings"]["interactivity"]["request_url"],
+        "https://ops.example.com/slack/interactions"
+    );
 }

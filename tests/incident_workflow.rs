@@ -82,7 +82,7 @@ fn world_with_github(
                 .or_else(|| (name == "PATH").then(|| "/usr/bin:/bin".into()))
         });
     let handlers = tocsin::app::core_handlers_with(&core, Arc::new(runner), github)
-        .merge(ChatEffects::handlers(core.store.clone(), console));
+        .merge(ChatEffects::handlers(&core, console));
     let pool = WorkerPool::new(
         core.store.clone(),
         Arc::new(app.clock.clone()),

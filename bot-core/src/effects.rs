@@ -89,7 +89,18 @@ pub fn incident_card(incident: &Incident) -> Message {
 
 /// The name of an incident's channel: `inc-42-checkout-is-failing`, at most 80 characters,
 /// lower case, digits and dashes (what every platform accepts).
+/// The default incident channel name: `inc-<number>-<slug of the title>`.
+pub const DEFAULT_CHANNEL_NAME: &str = "inc-{number}-{slug}";
+
+/// `inc-42-checkout-is-failing`: [`channel_name_with`] the default template.
 pub fn channel_name(incident: &Incident) -> String {
+    channel_name_with(DEFAULT_CHANNEL_NAME, incident)
+}
+
+/// The incident's channel name from `template`, where `{number}` is its number, `{date}`
+/// the day it was declared (`20261124`, UTC) and `{slug}` its title in lowercase letters,
+/// digits and dashes; at most 80 characters, which every platform accepts.
+pub fn channel_name_with(template: &str, incident: &Incident) -> String {
     let mut slug = String::new();
     for c in incident.title.chars().flat_map(char::to_lowercase) {
         if c.is_ascii_alphanumeric() {
@@ -98,8 +109,13 @@ pub fn channel_name(incident: &Incident) -> String {
             slug.push('-');
         }
     }
-    let mut name = format!("inc-{}-{}", incident.number, slug.trim_end_matches('-'));
-    name.truncate(80);
+    let mut name = template
+        .replace("{number}", &incident.number.to_string())
+        .replace("{date}", &incident.declared_at.format("%Y%m%d").to_string())
+        .replace("{slug}", slug.trim_end_matches('-'));
+    if let Some((cut, _)) = name.char_indices().nth(80) {
+        name.truncate(cut);
+    }
     name.trim_end_matches('-').to_owned()
 }
 
@@ -283,11 +299,16 @@ fn payload<T: for<'de> Deserialize<'de>>(job: &Job) -> Result<T, JobError> {
 pub struct ChatEffects {
     store: Arc<dyn Store>,
     platform: Arc<dyn ChatPlatform>,
+    channel_template: String,
 }
 
 impl ChatEffects {
-    pub fn handlers(store: Arc<dyn Store>, platform: Arc<dyn ChatPlatform>) -> Handlers {
-        let me: Arc<dyn JobHandler> = Arc::new(Self { store, platform });
+    pub fn handlers(core: &crate::ops::Core, platform: Arc<dyn ChatPlatform>) -> Handlers {
+        let me: Arc<dyn JobHandler> = Arc::new(Self {
+            store: core.store.clone(),
+            platform,
+            channel_template: core.settings.channel_name().to_owned(),
+        });
         Handlers::new()
             .on(kinds::INCIDENT_OPENED, me.clone())
             .on(kinds::INCIDENT_CHANGED, me.clone())
@@ -315,7 +336,7 @@ impl ChatEffects {
         );
         let channel = self
             .platform
-            .create_channel(&channel_name(incident), &topic)
+            .create_channel(&channel_name_with(&self.channel_template, incident), &topic)
             .await?;
         self.store.attach_channel(incident.id, &channel).await?;
         let declarer = incident
@@ -662,6 +683,10 @@ mod tests {
         assert_eq!(
             channel_name(&incident),
             "inc-42-checkout-is-failing-eu-50-errors"
+        );
+        assert_eq!(
+            channel_name_with("incident-{date}-{slug}", &incident),
+            "incident-20261124-checkout-is-failing-eu-50-errors"
         );
         incident.title = "x ".repeat(100);
         let long = channel_name(&incident);

@@ -78,6 +78,9 @@ pub struct CoreSettings {
     pub attempt_interval: Option<Duration>,
     /// Actions chat may run.
     pub actions: Vec<crate::actions::ActionSpec>,
+    /// The incident channel name template (see [`crate::effects::channel_name_with`]);
+    /// None: `inc-{number}-{slug}`.
+    pub channel_name: Option<String>,
     /// Record every message said in an incident channel in its timeline (where the
     /// platform delivers them), not only pinned ones.
     pub capture_chat: bool,
@@ -95,6 +98,12 @@ pub struct GroupRole {
 }
 
 impl CoreSettings {
+    pub fn channel_name(&self) -> &str {
+        self.channel_name
+            .as_deref()
+            .unwrap_or(crate::effects::DEFAULT_CHANNEL_NAME)
+    }
+
     /// How long an open incident of `severity` may go without a status update.
     pub fn reminder_every(&self, severity: Severity) -> Option<Duration> {
         self.update_reminder_by_severity

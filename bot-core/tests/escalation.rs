@@ -147,7 +147,7 @@ async fn world_since(
             pager.clone(),
         ))
         .merge(bot_core::effects::ChatEffects::handlers(
-            store.clone(),
+            &core,
             pager.clone(),
         ));
     let pool = WorkerPool::new(

@@ -115,11 +115,13 @@ impl AddResponder {
 /// The directory user a mention names: the platform's mention syntax (`@name`, `<@U123>`),
 /// looked up as that platform's identity first, then as a Tocsin user id.
 pub(crate) async fn mentioned_user(ctx: &Ctx<'_>, mention: &str) -> Result<UserId, Failure> {
+    // `@name`, `<@U123>`, and Slack's escaped form `<@U123|name>`.
     let bare = mention
         .trim_start_matches('<')
         .trim_end_matches('>')
         .trim_start_matches('@')
         .trim_start_matches('!');
+    let bare = bare.split_once('|').map_or(bare, |(id, _)| id);
     let store = &ctx.core.store;
     if let Some(user) = store
         .user_by_chat_identity(&ctx.invocation.platform, bare)

@@ -180,7 +180,7 @@ impl Declare {
             incident.reference(),
             incident.severity,
             incident.title,
-            bot_core::effects::channel_name(&incident)
+            bot_core::effects::channel_name_with(ctx.core.settings.channel_name(), &incident)
         )))
     }
 }

@@ -52,7 +52,7 @@ pub async fn run(
             );
         }
     }
-    let handlers = ChatEffects::handlers(store.clone(), console.clone())
+    let handlers = ChatEffects::handlers(&core, console.clone())
         .merge(PageByChat::handlers(core.clone(), console.clone()))
         .merge(core_handlers);
     let pool = WorkerPool::new(

@@ -1,0 +1,121 @@
+//! App manifests: what a chat platform needs to know about Tocsin, printed by `tocsin
+//! manifest <platform>` and committed under `manifests/`.
+
+use serde_json::{Value, json};
+
+/// The bot scopes the Slack adapter uses, each for a reason.
+pub const SLACK_BOT_SCOPES: &[(&str, &str)] = &[
+    ("commands", "/incident and /oncall"),
+    ("chat:write", "cards, updates and replies in channels Tocsin is in"),
+    (
+        "chat:write.public",
+        "announcements and alert cards in channels Tocsin was not invited to",
+    ),
+    ("channels:manage", "create incident channels, set their topic, invite people"),
+    ("groups:write", "the same in private channels"),
+    ("channels:read", "find an incident channel whose name is taken"),
+    ("groups:read", "the same for private channels"),
+    ("pins:write", "pin the incident card"),
+    ("im:write", "open a direct message to page someone"),
+    ("users:read", "look people up (users.info)"),
+    ("users:read.email", "match Slack people to Tocsin users by e-mail"),
+    ("app_mentions:read", "commands said to @Tocsin"),
+    ("reactions:read", "a 📌 reaction pins a message into the timeline"),
+    ("channels:history", "incident channel messages for the timeline"),
+    ("groups:history", "the same in private channels"),
+];
+
+/// Events Tocsin subscribes to.
+pub const SLACK_BOT_EVENTS: &[&str] = &[
+    "app_mention",
+    "reaction_added",
+    "message.channels",
+    "message.groups",
+];
+
+/// The Slack app manifest (JSON, which Slack's "Create an app from a manifest" accepts).
+/// `url` is Tocsin's public base URL; with Socket Mode no request URLs are needed.
+pub fn slack(url: &str, socket_mode: bool) -> Value {
+    let url = url.trim_end_matches('/');
+    let endpoint = |path: &str| format!("{url}{path}");
+    let command = |name: &str, description: &str, hint: &str| {
+        let mut c = json!({
+            "command": name,
+            "description": description,
+            "usage_hint": hint,
+            "should_escape": true,
+        });
+        if !socket_mode {
+            c["url"] = endpoint("/slack/commands").into();
+        }
+        c
+    };
+    let mut events = json!({ "bot_events": SLACK_BOT_EVENTS });
+    let mut interactivity = json!({ "is_enabled": true });
+    if !socket_mode {
+        events["request_url"] = endpoint("/slack/events").into();
+        interactivity["request_url"] = endpoint("/slack/interactions").into();
+    }
+    json!({
+        "_metadata": { "major_version": 1, "minor_version": 1 },
+        "display_information": {
+            "name": "Tocsin",
+            "description": "Incidents, paging and on-call, run from Slack",
+            "background_color": "#7a1f1f"
+        },
+        "features": {
+            "bot_user": { "display_name": "Tocsin", "always_online": true },
+            "slash_commands": [
+                command("/incident", "Declare and run incidents", "declare [sev1-4] <title> | status | help"),
+                command("/oncall", "Who is on call; take a shift", "[service] | take [@user] (for 2h | until 18:00)"),
+            ]
+        },
+        "oauth_config": {
+            "scopes": {
+                "bot": SLACK_BOT_SCOPES.iter().map(|(scope, _)| *scope).collect::<Vec<_>>()
+            }
+        },
+        "settings": {
+            "event_subscriptions": events,
+            "interactivity": interactivity,
+            "org_deploy_enabled": false,
+            "socket_mode_enabled": socket_mode,
+            "token_rotation_enabled": false
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const COMMITTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/manifests/slack/manifest.json");
+
+    #[test]
+    fn the_committed_slack_manifest_is_the_one_printed() {
+        let committed: Value =
+            serde_json::from_str(&std::fs::read_to_string(COMMITTED).unwrap()).unwrap();
+        assert_eq!(committed, slack("https://tocsin.example.com", false));
+    }
+
+    #[test]
+    fn the_slack_manifest_points_every_request_url_at_tocsin_unless_socket_mode() {
+        let m = slack("https://ops.acme.com/", false);
+        assert_eq!(
+            m["settings"]["event_subscriptions"]["request_url"],
+            "https://ops.acme.com/slack/events"
+        );
+        assert_eq!(
+            m["settings"]["interactivity"]["request_url"],
+            "https://ops.acme.com/slack/interactions"
+        );
+        let commands = m["features"]["slash_commands"].as_array().unwrap();
+        let names: Vec<&str> = commands.iter().map(|c| c["command"].as_str().unwrap()).collect();
+        assert_eq!(names, ["/incident", "/oncall"]);
+        assert!(commands.iter().all(|c| c["url"] == "https://ops.acme.com/slack/commands"));
+        let socket = slack("https://ops.acme.com", true);
+        assert_eq!(socket["settings"]["socket_mode_enabled"], true);
+        assert!(socket["settings"]["interactivity"].get("request_url").is_none());
+        assert!(socket["features"]["slash_commands"][0].get("url").is_none());
+    }
+}
