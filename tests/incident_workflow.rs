@@ -153,6 +153,7 @@ on_both!(
     a_confirmed_revert_opens_the_revert_pull_request_and_posts_its_link,
     a_rollback_workflow_is_dispatched_and_followed_to_its_conclusion,
     update_reminders_follow_the_interval_of_the_current_severity,
+    a_responder_added_is_invited_and_paged_when_asked,
 );
 
 async fn a_command_action_runs_into_the_channel_the_timeline_and_the_audit_log(app: TestApp) {
@@ -946,5 +947,51 @@ async fn update_reminders_follow_the_interval_of_the_current_severity(app: TestA
         !jobs.iter().any(|j| j.kind == "incident.update_reminder"
             && j.payload["incident_id"] == serde_json::json!(sev4.id)),
         "{jobs:?}"
+    );
+}
+
+async fn a_responder_added_is_invited_and_paged_when_asked(app: TestApp) {
+    let w = world(&app, &[], |_| {});
+    let inc = incident(&w.core).await;
+    w.pool.run_due().await.unwrap();
+    let t = text(
+        &commands::handle(
+            &w.core,
+            &said("carla", ROOM, "responders add @dieter --page"),
+        )
+        .await,
+    );
+    assert_eq!(
+        t,
+        "dieter joined INC-1 as responder. They have been sent the incident directly."
+    );
+    let t = text(&commands::handle(&w.core, &said("carla", ROOM, "responders add @bob")).await);
+    assert_eq!(t, "bob joined INC-1 as responder.");
+    w.pool.run_due().await.unwrap();
+    w.pool.run_due().await.unwrap();
+    let printed = w.printed.text();
+    assert!(
+        printed.contains(&format!("#{ROOM}\nInvited: dieter")),
+        "{printed}"
+    );
+    assert!(
+        printed.contains(&format!("#{ROOM}\nInvited: bob")),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("#@dieter\n") && printed.contains("user:carla asks you to join INC-1"),
+        "{printed}"
+    );
+    assert!(!printed.contains("#@bob\n"), "bob was not paged: {printed}");
+    let timeline = w
+        .core
+        .store
+        .timeline(Subject::Incident(inc.id))
+        .await
+        .unwrap();
+    assert!(
+        timeline
+            .iter()
+            .any(|e| e.kind == TimelineKind::Paged && e.text == "Paged dieter to join")
     );
 }

@@ -280,6 +280,13 @@ struct AlertPayload {
 }
 
 #[derive(Deserialize)]
+struct ResponderPagePayload {
+    incident_id: IncidentId,
+    user: crate::model::UserId,
+    text: String,
+}
+
+#[derive(Deserialize)]
 struct ActionResultPayload {
     run_id: uuid::Uuid,
     state: crate::model::ActionRunState,
@@ -316,6 +323,7 @@ impl ChatEffects {
             .on(kinds::REMINDER_POST, me.clone())
             .on(kinds::ALERT_OPENED, me.clone())
             .on(kinds::ACTION_RESULT, me.clone())
+            .on(kinds::RESPONDER_PAGE, me.clone())
             .on(kinds::ALERT_CHANGED, me)
     }
 
@@ -423,6 +431,10 @@ impl ChatEffects {
     async fn changed(&self, p: IncidentPayload) -> Result<(), JobError> {
         let incident = self.store.get_incident(p.incident_id).await?;
         let channel = self.ensure_channel(&incident).await?;
+        let invitees = self.chat_ids(&p.invite).await?;
+        if !invitees.is_empty() {
+            self.platform.invite(&channel, &invitees).await?;
+        }
         let card = incident_card(&incident);
         for key in [card_key(incident.id), announcement_key(incident.id)] {
             if let Some(posted) = self.store.posted_message(&key, self.name()).await? {
@@ -519,6 +531,37 @@ impl ChatEffects {
             .collect())
     }
 
+    async fn responder_page(&self, p: ResponderPagePayload) -> Result<(), JobError> {
+        let Some(to) = self.chat_ids(std::slice::from_ref(&p.user)).await?.pop() else {
+            // Not on this platform: another platform (or nobody) reaches them.
+            return Ok(());
+        };
+        let incident = self.store.get_incident(p.incident_id).await?;
+        let mut card = incident_card(&incident);
+        card.text.insert(0, p.text);
+        // Keyed by incident and person, so a rerun after a crash does not send it twice.
+        let key = format!("responder-page:{}:{}", incident.id, p.user);
+        if self
+            .store
+            .posted_message(&key, self.name())
+            .await?
+            .is_none()
+        {
+            let message_id = self.platform.send_dm(&to, &card).await?;
+            self.store
+                .save_posted_message(
+                    &key,
+                    self.name(),
+                    &PostedMessage {
+                        channel_id: to,
+                        message_id,
+                    },
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
     async fn action_result(&self, p: ActionResultPayload) -> Result<(), JobError> {
         let run = self.store.get_action_run(p.run_id).await?;
         let key = format!("action:{}:{}", run.id, p.state);
@@ -548,6 +591,7 @@ impl JobHandler for ChatEffects {
             kinds::REMINDER_POST => self.reminder(payload(job)?).await,
             kinds::ALERT_OPENED => self.alert_opened(payload(job)?).await,
             kinds::ACTION_RESULT => self.action_result(payload(job)?).await,
+            kinds::RESPONDER_PAGE => self.responder_page(payload(job)?).await,
             kinds::ALERT_CHANGED => self.alert_changed(payload(job)?).await,
             other => Err(JobError::permanent(format!(
                 "chat effects cannot run `{other}`"

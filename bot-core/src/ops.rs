@@ -39,6 +39,7 @@ pub mod kinds {
     pub const ACTION_RUN: &str = "action.run";
     pub const ACTION_POLL: &str = "action.poll";
     pub const ACTION_RESULT: &str = "chat.action_result";
+    pub const RESPONDER_PAGE: &str = "chat.responder_page";
 }
 
 pub const CORE_QUEUE: &str = "core";
@@ -374,10 +375,21 @@ impl Core {
         let severity_changed = changes
             .iter()
             .any(|c| matches!(c, IncidentChange::Severity(_)));
+        // People given a role are invited into the incident's channel.
+        let invite: Vec<UserId> = changes
+            .iter()
+            .filter_map(|c| match c {
+                IncidentChange::Commander(u)
+                | IncidentChange::CommunicationsLead(u)
+                | IncidentChange::AddResponder(u) => Some(u.clone()),
+                _ => None,
+            })
+            .collect();
         let settings = self.settings.clone();
         let jobs = move |incident: &Incident| {
-            let payload =
-                json!({ "incident_id": incident.id, "lines": lines, "actor": actor_name });
+            let payload = json!({
+                "incident_id": incident.id, "lines": lines, "actor": actor_name, "invite": invite
+            });
             let mut jobs: Vec<NewJob> = platforms
                 .iter()
                 .map(|p| NewJob::new(chat_queue(p), kinds::INCIDENT_CHANGED, payload.clone(), now))
@@ -450,6 +462,43 @@ impl Core {
             data: json!({}),
         };
         Ok(self.store.add_timeline_entry(entry, &no_jobs).await?)
+    }
+
+    /// Sends `user` the incident directly on every chat platform they are on (`responders
+    /// add @user --page`), and records it in the timeline.
+    pub async fn page_responder(
+        &self,
+        actor: &Actor,
+        id: IncidentId,
+        user: &UserId,
+    ) -> CoreResult<()> {
+        self.known_user("responders", user).await?;
+        let incident = self.store.get_incident(id).await?;
+        let now = self.clock.now();
+        let text = format!(
+            "{actor} asks you to join {} ({}): {}",
+            incident.reference(),
+            incident.severity,
+            incident.title
+        );
+        let platforms = self.settings.chat_platforms.clone();
+        let payload = json!({ "incident_id": id, "user": user, "text": text });
+        let jobs = move |_: &TimelineEntry| {
+            platforms
+                .iter()
+                .map(|p| NewJob::new(chat_queue(p), kinds::RESPONDER_PAGE, payload.clone(), now))
+                .collect()
+        };
+        let entry = NewTimelineEntry {
+            subject: Subject::Incident(id),
+            at: now,
+            kind: TimelineKind::Paged,
+            actor: actor.to_string(),
+            text: format!("Paged {user} to join"),
+            data: json!({ "user": user }),
+        };
+        self.store.add_timeline_entry(entry, &jobs).await?;
+        Ok(())
     }
 
     /// A chat message put into the incident's timeline: pinned by someone (📌), or said in

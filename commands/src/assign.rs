@@ -70,23 +70,29 @@ impl Assign {
 pub(crate) struct AddResponder {
     incident: Option<i64>,
     mention: String,
+    /// `--page`: also send them a direct message with the incident.
+    page: bool,
 }
 
 impl AddResponder {
-    pub const USAGE: &'static str = "/incident responders add [INC-n] @user";
-    pub const SUMMARY: &'static str = "add a responder to the incident";
+    pub const USAGE: &'static str = "/incident responders add [INC-n] @user [--page]";
+    pub const SUMMARY: &'static str =
+        "add a responder: invited into the channel, and with --page sent the incident directly";
 
     pub fn parse(args: &str) -> Result<Self, Failure> {
         let rest = args
             .strip_prefix("add")
             .ok_or_else(|| Failure::Usage(Self::USAGE.into()))?;
-        let (incident, mention) = incident_ref(rest);
-        if mention.is_empty() || mention.contains(char::is_whitespace) {
-            return Err(Failure::Usage(Self::USAGE.into()));
-        }
+        let (incident, rest) = incident_ref(rest);
+        let (mention, page) = match rest.split_whitespace().collect::<Vec<_>>()[..] {
+            [mention] => (mention, false),
+            [mention, "--page"] | ["--page", mention] => (mention, true),
+            _ => return Err(Failure::Usage(Self::USAGE.into())),
+        };
         Ok(AddResponder {
             incident,
             mention: mention.to_owned(),
+            page,
         })
     }
 
@@ -102,12 +108,16 @@ impl AddResponder {
                 vec![IncidentChange::AddResponder(user.clone())],
             )
             .await?;
+        let mut said = format!("{user} joined {} as responder.", incident.reference());
+        if self.page {
+            ctx.core
+                .page_responder(&ctx.actor, incident.id, &user)
+                .await?;
+            said.push_str(" They have been sent the incident directly.");
+        }
         Ok(Reply::card(
             Audience::Channel,
-            bot_core::chat::Message::text(format!(
-                "{user} joined {} as responder.",
-                incident.reference()
-            )),
+            bot_core::chat::Message::text(said),
         ))
     }
 }

@@ -112,6 +112,11 @@ const ACCEPTED: &[(&str, &str, &[&str])] = &[
     ),
     (
         "incident",
+        "responders add @carla --page",
+        &["\"@carla\"", "page: true"],
+    ),
+    (
+        "incident",
         "timeline add Rolled back deploy 42",
         &["Timeline(", "note: \"Rolled back deploy 42\""],
     ),
@@ -187,6 +192,11 @@ const REFUSED: &[(&str, &str, &str)] = &[
         "usage: /incident responders",
     ),
     ("incident", "responders add", "usage: /incident responders"),
+    (
+        "incident",
+        "responders add @a @b",
+        "usage: /incident responders",
+    ),
     ("incident", "timeline", "usage: /incident timeline add"),
     ("incident", "timeline add", "usage: /incident timeline add"),
     ("incident", "ack everything", "usage: /incident ack"),
