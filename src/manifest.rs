@@ -6,22 +6,40 @@ use serde_json::{Value, json};
 /// The bot scopes the Slack adapter uses, each for a reason.
 pub const SLACK_BOT_SCOPES: &[(&str, &str)] = &[
     ("commands", "/incident and /oncall"),
-    ("chat:write", "cards, updates and replies in channels Tocsin is in"),
+    (
+        "chat:write",
+        "cards, updates and replies in channels Tocsin is in",
+    ),
     (
         "chat:write.public",
         "announcements and alert cards in channels Tocsin was not invited to",
     ),
-    ("channels:manage", "create incident channels, set their topic, invite people"),
+    (
+        "channels:manage",
+        "create incident channels, set their topic, invite people",
+    ),
     ("groups:write", "the same in private channels"),
-    ("channels:read", "find an incident channel whose name is taken"),
+    (
+        "channels:read",
+        "find an incident channel whose name is taken",
+    ),
     ("groups:read", "the same for private channels"),
     ("pins:write", "pin the incident card"),
     ("im:write", "open a direct message to page someone"),
     ("users:read", "look people up (users.info)"),
-    ("users:read.email", "match Slack people to Tocsin users by e-mail"),
+    (
+        "users:read.email",
+        "match Slack people to Tocsin users by e-mail",
+    ),
     ("app_mentions:read", "commands said to @Tocsin"),
-    ("reactions:read", "a 📌 reaction pins a message into the timeline"),
-    ("channels:history", "incident channel messages for the timeline"),
+    (
+        "reactions:read",
+        "a 📌 reaction pins a message into the timeline",
+    ),
+    (
+        "channels:history",
+        "incident channel messages for the timeline",
+    ),
     ("groups:history", "the same in private channels"),
 ];
 
@@ -110,12 +128,23 @@ mod tests {
             "https://ops.acme.com/slack/interactions"
         );
         let commands = m["features"]["slash_commands"].as_array().unwrap();
-        let names: Vec<&str> = commands.iter().map(|c| c["command"].as_str().unwrap()).collect();
+        let names: Vec<&str> = commands
+            .iter()
+            .map(|c| c["command"].as_str().unwrap())
+            .collect();
         assert_eq!(names, ["/incident", "/oncall"]);
-        assert!(commands.iter().all(|c| c["url"] == "https://ops.acme.com/slack/commands"));
+        assert!(
+            commands
+                .iter()
+                .all(|c| c["url"] == "https://ops.acme.com/slack/commands")
+        );
         let socket = slack("https://ops.acme.com", true);
         assert_eq!(socket["settings"]["socket_mode_enabled"], true);
-        assert!(socket["settings"]["interactivity"].get("request_url").is_none());
+        assert!(
+            socket["settings"]["interactivity"]
+                .get("request_url")
+                .is_none()
+        );
         assert!(socket["features"]["slash_commands"][0].get("url").is_none());
     }
 }

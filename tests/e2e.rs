@@ -508,7 +508,11 @@ async fn unimplemented_manifests_say_so() {
         .output()
         .await
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let manifest: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         manifest["settings"]["interactivity"]["request_url"],

@@ -27,10 +27,25 @@ conformance!(
 
 async fn a_delivery_is_recorded_once(store: Arc<dyn Store>) {
     assert!(!store.delivery_seen("slack:Ev01").await.unwrap());
-    assert!(store.record_delivery("slack:Ev01", clock().now()).await.unwrap());
+    assert!(
+        store
+            .record_delivery("slack:Ev01", clock().now())
+            .await
+            .unwrap()
+    );
     assert!(store.delivery_seen("slack:Ev01").await.unwrap());
-    assert!(!store.record_delivery("slack:Ev01", clock().now()).await.unwrap());
-    assert!(store.record_delivery("slack:Ev02", clock().now()).await.unwrap());
+    assert!(
+        !store
+            .record_delivery("slack:Ev01", clock().now())
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .record_delivery("slack:Ev02", clock().now())
+            .await
+            .unwrap()
+    );
 }
 
 fn incident(key: Option<&str>) -> NewIncident {

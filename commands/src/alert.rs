@@ -72,7 +72,10 @@ impl AlertButton {
                         "Declared {} ({}) from this alert; its channel #{} is being opened.",
                         incident.reference(),
                         incident.severity,
-                        bot_core::effects::channel_name_with(ctx.core.settings.channel_name(), &incident)
+                        bot_core::effects::channel_name_with(
+                            ctx.core.settings.channel_name(),
+                            &incident
+                        )
                     )),
                 ))
             }
