@@ -8,7 +8,7 @@ use adapters::notify::{SmtpNotifier, SmtpSettings, WebhookNotifier};
 use adapters::twilio::{TwilioClient, TwilioSettings, TwilioSms, TwilioVoice};
 use anyhow::Context;
 use bot_core::auth::hash_token;
-use bot_core::effects::UpdateReminders;
+use bot_core::effects::{ChatEffects, UpdateReminders};
 use bot_core::escalation::PageByNotifier;
 use bot_core::ingest::HeartbeatChecks;
 use bot_core::jobs::{Handlers, PoolConfig, WorkerPool};
@@ -58,10 +58,20 @@ pub fn directory(config: &Config) -> Directory {
     directory
 }
 
+/// Whether Slack is set up in this environment (`SLACK_BOT_TOKEN`).
+pub fn slack_enabled() -> bool {
+    std::env::var("SLACK_BOT_TOKEN").is_ok_and(|t| !t.trim().is_empty())
+}
+
 pub fn core(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: &Config) -> Core {
     let mut chat_platforms = Vec::new();
     if config.console.enabled {
         chat_platforms.push(CONSOLE.to_owned());
+    }
+    // Every process on the database writes Slack's jobs when Slack is set up, so that a
+    // console's declare also opens the Slack channel; `serve` runs them.
+    if slack_enabled() {
+        chat_platforms.push(adapters::slack::PLATFORM.to_owned());
     }
     let services = config
         .services
@@ -368,17 +378,46 @@ pub async fn serve(config: Config, database_url: &str, listen: &str) -> anyhow::
     let addr: SocketAddr = listener.local_addr()?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let notifiers = Notifiers::from_env(&config)?;
-    let handlers = core_handlers(&core)?.merge(PageByNotifier::handlers(
+    let mut handlers = core_handlers(&core)?.merge(PageByNotifier::handlers(
         core.clone(),
         notifiers.list.clone(),
         Some(notifiers.public_url.clone()),
     ));
+    let mut queues = vec![CORE_QUEUE.into(), NOTIFY_QUEUE.into()];
+    let slack = adapters::slack::client::SlackClient::from_env(Some(
+        config.incidents.announcements_channel.clone(),
+    ))
+    .map_err(|e| anyhow::anyhow!("setting up Slack (SLACK_BOT_TOKEN, TOCSIN_SLACK_API_URL): {e}"))?
+    .map(Arc::new);
+    if let Some(slack) = &slack {
+        handlers = handlers
+            .merge(ChatEffects::handlers(&core, slack.clone()))
+            .merge(bot_core::escalation::PageByChat::handlers(
+                core.clone(),
+                slack.clone(),
+            ));
+        queues.push(bot_core::ops::chat_queue(adapters::slack::PLATFORM));
+    }
+    let slack_inbound = match std::env::var("SLACK_SIGNING_SECRET") {
+        Ok(secret) if !secret.trim().is_empty() => Some(http::SlackInbound {
+            signing_secret: secret,
+            client: slack.clone(),
+        }),
+        _ => {
+            if slack.is_some() {
+                tracing::warn!(
+                    "SLACK_BOT_TOKEN is set but SLACK_SIGNING_SECRET is not: Slack's requests will be refused"
+                );
+            }
+            None
+        }
+    };
     let pool = WorkerPool::new(
         core.store.clone(),
         core.clock.clone(),
         handlers,
         PoolConfig {
-            queues: vec![CORE_QUEUE.into(), NOTIFY_QUEUE.into()],
+            queues,
             ..Default::default()
         },
     );
@@ -386,7 +425,11 @@ pub async fn serve(config: Config, database_url: &str, listen: &str) -> anyhow::
     let workers = tokio::spawn(pool.run(async move {
         let _ = workers_stop.wait_for(|stop| *stop).await;
     }));
-    let app = http::router(http::AppState::new(core.clone()).with_twilio(notifiers.twilio));
+    let app = http::router(
+        http::AppState::new(core.clone())
+            .with_twilio(notifiers.twilio)
+            .with_slack(slack_inbound),
+    );
     tracing::info!(%addr, backend = core.store.backend(), "listening");
     // A stable line on stdout for scripts and tests that started us on port 0.
     println!("listening on http://{addr}");

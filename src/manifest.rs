@@ -86,7 +86,15 @@ pub fn slack(url: &str, socket_mode: bool) -> Value {
             "slash_commands": [
                 command("/incident", "Declare and run incidents", "declare [sev1-4] <title> | status | help"),
                 command("/oncall", "Who is on call; take a shift", "[service] | take [@user] (for 2h | until 18:00)"),
-            ]
+            ],
+            // The message shortcut that puts a message into the incident's timeline, like a
+            // 📌 reaction but with the message's text.
+            "shortcuts": [{
+                "name": "Add to incident timeline",
+                "type": "message",
+                "callback_id": "add_to_timeline",
+                "description": "Record this message in the incident's timeline"
+            }]
         },
         "oauth_config": {
             "scopes": {

@@ -8,4 +8,5 @@ pub mod alerts;
 pub mod console;
 pub mod github;
 pub mod notify;
+pub mod slack;
 pub mod twilio;

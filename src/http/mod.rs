@@ -9,9 +9,10 @@ mod ingest;
 mod oncall;
 mod openapi;
 mod ops;
+mod slack;
 mod twilio;
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -27,6 +28,7 @@ use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
 pub use extract::parse_json;
+pub use slack::SlackInbound;
 pub use twilio::TwilioInbound;
 
 /// Largest request body accepted on any route.
@@ -41,6 +43,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Set when Twilio is configured: the inbound SMS and voice routes need it.
     pub twilio: Option<TwilioInbound>,
+    /// Set when Slack is configured (`SLACK_SIGNING_SECRET`): the `/slack/…` routes need it.
+    pub slack: Option<Arc<SlackInbound>>,
 }
 
 impl AppState {
@@ -49,11 +53,17 @@ impl AppState {
             core,
             metrics: metrics_recorder(),
             twilio: None,
+            slack: None,
         }
     }
 
     pub fn with_twilio(mut self, twilio: Option<TwilioInbound>) -> Self {
         self.twilio = twilio;
+        self
+    }
+
+    pub fn with_slack(mut self, slack: Option<SlackInbound>) -> Self {
+        self.slack = slack.map(Arc::new);
         self
     }
 }
@@ -86,6 +96,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ingest::routes())
         .merge(oncall::routes())
         .merge(twilio::routes())
+        .merge(slack::routes())
         .merge(ops::routes())
         .merge(openapi::routes())
         .fallback(|| async { ApiError::not_found("no such route") })

@@ -1,0 +1,17 @@
+//! Slack: slash commands, interactive buttons and modals, the Events API, and the Web API.
+//!
+//! - `verify.rs`: request signatures (`X-Slack-Signature`, HMAC-SHA256 over
+//!   `v0:timestamp:body`, five-minute replay window).
+//! - `inbound.rs`: slash-command forms, interaction payloads and event callbacks ->
+//!   `commands::Invocation`.
+//! - `render.rs`: the platform-neutral `Message` and `Dialog` -> Block Kit and modals.
+//! - `client.rs`: the `ChatPlatform` port over the Web API (slack-morphism), base URL
+//!   overridable by `TOCSIN_SLACK_API_URL`.
+
+pub mod client;
+pub mod inbound;
+pub mod render;
+pub mod verify;
+
+/// The platform's name in configuration (`[users.chat] slack = "U…"`) and job queues.
+pub const PLATFORM: &str = "slack";

@@ -1,0 +1,346 @@
+//! Slack end to end: the real `tocsin serve` binary on a temporary SQLite file, signed
+//! requests as Slack sends them, and a stub Slack Web API on loopback that refuses any call
+//! not in Slack's published OpenAPI description (adapters/tests/slack_stub). Through it: the
+//! whole declare flow from a slash command, the Acknowledge button on an alert card (the
+//! card updated in place), a modal that does not validate, and a 429 waited out.
+
+#[path = "../adapters/tests/slack_stub/mod.rs"]
+mod slack_stub;
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use adapters::slack::verify;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tocsin");
+const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tocsin.example.toml");
+const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+const ALERTMANAGER_KEY: &str = "slack-flow-alertmanager-key";
+/// alice's Slack id in tocsin.example.toml.
+const ALICE: &str = "U0123ABC";
+const PATIENCE: Duration = Duration::from_secs(30);
+
+struct Tocsin {
+    _dir: tempfile::TempDir,
+    child: Child,
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Drop for Tocsin {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
+
+async fn serve(slack: &slack_stub::SlackStub) -> Tocsin {
+    // The channels tocsin.example.toml posts to by name: announcements and alert cards.
+    for name in ["incidents", "alerts"] {
+        slack.add_channel(name);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config: PathBuf = dir.path().join("tocsin.toml");
+    std::fs::copy(EXAMPLE, &config).unwrap();
+    let mut child = Command::new(BIN)
+        .arg("serve")
+        .env("TOCSIN_CONFIG", &config)
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("tocsin.db").display()),
+        )
+        .env("TOCSIN_LISTEN", "127.0.0.1:0")
+        .env("SLACK_BOT_TOKEN", slack.token())
+        .env("SLACK_SIGNING_SECRET", SECRET)
+        .env("TOCSIN_SLACK_API_URL", slack.url())
+        .env("CHECKOUT_ALERTMANAGER_KEY", ALERTMANAGER_KEY)
+        .env_remove("RUST_LOG")
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let base = tokio::time::timeout(PATIENCE, async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(url) = line.strip_prefix("listening on ") {
+                return url.to_owned();
+            }
+        }
+        panic!("tocsin serve exited before listening");
+    })
+    .await
+    .expect("tocsin serve did not start listening");
+    Tocsin {
+        _dir: dir,
+        child,
+        base,
+        http: reqwest::Client::new(),
+    }
+}
+
+impl Tocsin {
+    /// POSTs `body` to `path` signed as Slack signs it, now.
+    async fn signed(&self, path: &str, content_type: &str, body: String) -> (u16, String) {
+        let timestamp = chrono::Utc::now().timestamp().to_string();
+        let signature = verify::sign(SECRET.as_bytes(), &timestamp, body.as_bytes());
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", content_type)
+            .header("x-slack-request-timestamp", timestamp)
+            .header("x-slack-signature", signature)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap())
+    }
+
+    async fn slash(&self, user: &str, channel: &str, text: &str, trigger: &str) -> Value {
+        let form = serde_urlencoded::to_string([
+            ("team_id", "T0001"),
+            ("channel_id", channel),
+            ("user_id", user),
+            ("command", "/incident"),
+            ("text", text),
+            ("response_url", "http://127.0.0.1:9/unused"),
+            ("trigger_id", trigger),
+        ])
+        .unwrap();
+        let (status, body) = self
+            .signed("/slack/commands", "application/x-www-form-urlencoded", form)
+            .await;
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str(&body).unwrap_or(Value::Null)
+    }
+
+    async fn interaction(&self, payload: Value) -> (u16, String) {
+        let form = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
+        self.signed(
+            "/slack/interactions",
+            "application/x-www-form-urlencoded",
+            form,
+        )
+        .await
+    }
+}
+
+/// Waits until `check` finds what it looks for in the stub's calls.
+async fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        if let Some(found) = check() {
+            return found;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never saw {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn text_of(v: &Value) -> String {
+    v.to_string()
+}
+
+#[tokio::test]
+async fn a_slash_command_declares_and_slack_gets_the_channel_people_topic_pinned_card_and_announcement()
+ {
+    let slack = slack_stub::start().await;
+    // The first card post is rate limited: Tocsin waits the second Slack asks for and retries.
+    slack.fail_next(
+        "chat.postMessage",
+        slack_stub::Failure::RateLimited {
+            retry_after_secs: 1,
+        },
+    );
+    let tocsin = serve(&slack).await;
+    let reply = tocsin
+        .slash(
+            ALICE,
+            "C0GENERAL",
+            "declare sev2 Checkout is failing",
+            "T-1",
+        )
+        .await;
+    assert_eq!(reply["response_type"], "ephemeral");
+    assert!(
+        text_of(&reply).contains("Declared INC-1 (sev2): Checkout is failing"),
+        "{reply}"
+    );
+    // A retried delivery of the same command declares nothing more.
+    let again = tocsin
+        .slash(
+            ALICE,
+            "C0GENERAL",
+            "declare sev2 Checkout is failing",
+            "T-1",
+        )
+        .await;
+    assert!(text_of(&again).contains("Declared INC-1"), "{again}");
+
+    let (channel, _) = eventually("the incident channel", || {
+        slack.channel_named("inc-1-checkout-is-failing")
+    })
+    .await;
+    let pinned = eventually("the pinned card", || {
+        slack
+            .calls_to("pins.add")
+            .into_iter()
+            .find(|c| c["channel"] == channel.as_str())
+    })
+    .await;
+    let created = slack.channel(&channel).unwrap();
+    assert!(created.members.contains(ALICE), "{created:?}");
+    assert!(
+        created.topic.starts_with("INC-1 · sev2 · investigating"),
+        "{created:?}"
+    );
+    let ts = pinned["timestamp"].as_str().unwrap().to_owned();
+    let card = slack
+        .message(&channel, &ts)
+        .expect("the pinned card was posted");
+    assert!(
+        text_of(&card).contains("INC-1 Checkout is failing"),
+        "{card}"
+    );
+    // The announcement, in #incidents; one channel and one card however often delivered,
+    // and the 429 was answered by waiting.
+    eventually("the announcement", || {
+        slack
+            .calls_to("chat.postMessage")
+            .into_iter()
+            .find(|c| c["channel"] == "incidents")
+    })
+    .await;
+    assert_eq!(slack.calls_to("conversations.create").len(), 1);
+    let posts_to_channel = slack
+        .calls_to("chat.postMessage")
+        .into_iter()
+        .filter(|c| c["channel"] == channel.as_str())
+        .count();
+    assert_eq!(posts_to_channel, 2, "one rate limited, then the card once");
+    assert_eq!(
+        slack.rejections(),
+        [("chat.postMessage".to_string(), "ratelimited".to_string())],
+        "only the 429 we asked for"
+    );
+}
+
+#[tokio::test]
+async fn acknowledge_on_an_alert_card_updates_it_in_place_and_a_bad_modal_is_answered_in_the_modal()
+{
+    let slack = slack_stub::start().await;
+    let tocsin = serve(&slack).await;
+    let fixtures = std::env::var("TOCSIN_FIXTURES")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures").to_owned());
+    let body = std::fs::read(format!(
+        "{fixtures}/alerts/alertmanager/webhook_v4_firing_2.json"
+    ))
+    .unwrap();
+    let r = tocsin
+        .http
+        .post(format!(
+            "{}/api/v1/integrations/{ALERTMANAGER_KEY}/alertmanager",
+            tocsin.base
+        ))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+
+    // The alert card in #alerts, with its Acknowledge button carrying the alert id.
+    let (card_call, ack) = eventually("an alert card with an Acknowledge button", || {
+        slack
+            .calls_to("chat.postMessage")
+            .into_iter()
+            .find_map(|c| {
+                let blocks: Value = match &c["blocks"] {
+                    Value::String(s) => serde_json::from_str(s).ok()?,
+                    other => other.clone(),
+                };
+                let button = blocks
+                    .as_array()?
+                    .iter()
+                    .filter(|b| b["type"] == "actions")
+                    .flat_map(|b| b["elements"].as_array().cloned().unwrap_or_default())
+                    .find(|e| e["action_id"] == "alert_ack")?;
+                Some((c.clone(), button))
+            })
+    })
+    .await;
+    assert_eq!(card_call["channel"], "alerts");
+    let before_updates = slack.calls_to("chat.update").len();
+    let (status, _) = tocsin
+        .interaction(json!({
+            "type": "block_actions",
+            "user": { "id": ALICE, "username": "alice", "team_id": "T0001" },
+            "api_app_id": "A0TOCSIN",
+            "token": "legacy",
+            "container": { "type": "message", "channel_id": "C0ALERTS", "is_ephemeral": false },
+            "trigger_id": "T-2",
+            "team": { "id": "T0001", "domain": "example" },
+            "channel": { "id": "C0ALERTS", "name": "alerts" },
+            "response_url": slack.response_url("ack-1"),
+            "actions": [{
+                "type": "button",
+                "action_id": "alert_ack",
+                "block_id": "actions",
+                "value": ack["value"],
+                "action_ts": "1700000000.000100"
+            }]
+        }))
+        .await;
+    assert_eq!(status, 200);
+    let updated = eventually("the card updated in place", || {
+        let updates = slack.calls_to("chat.update");
+        (updates.len() > before_updates).then(|| updates.last().cloned().unwrap())
+    })
+    .await;
+    assert!(
+        text_of(&updated).contains("Acknowledged by user:alice")
+            || text_of(&updated).contains("acknowledged"),
+        "{updated}"
+    );
+    let answered = eventually("the reply on the response URL", || {
+        slack.responses().into_iter().find(|r| r.id == "ack-1")
+    })
+    .await;
+    assert!(answered.authorization.is_none());
+    assert!(
+        text_of(&answered.body).contains("Acknowledged"),
+        "{:?}",
+        answered.body
+    );
+
+    // The declare modal submitted without a title: the error is shown in the modal.
+    let (status, body) = tocsin
+        .interaction(json!({
+            "type": "view_submission",
+            "user": { "id": ALICE },
+            "team": { "id": "T0001" },
+            "view": {
+                "id": "V1",
+                "type": "modal",
+                "callback_id": "declare",
+                "private_metadata": "C0GENERAL",
+                "state": { "values": {
+                    "title": { "title": { "type": "plain_text_input", "value": null } },
+                    "severity": { "severity": { "type": "static_select",
+                        "selected_option": { "value": "sev2" } } }
+                } }
+            }
+        }))
+        .await;
+    assert_eq!(status, 200);
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["response_action"], "errors");
+    assert!(answer["errors"]["title"].is_string(), "{answer}");
+    assert!(slack.rejections().is_empty(), "{:?}", slack.rejections());
+}
