@@ -63,6 +63,28 @@ pub fn slack_enabled() -> bool {
     std::env::var("SLACK_BOT_TOKEN").is_ok_and(|t| !t.trim().is_empty())
 }
 
+/// Adds the chat identities Tocsin found at run time (a Slack member matched by e-mail) to
+/// the configuration's directory, wherever the file does not say otherwise: a person the
+/// file gives an identity on that platform keeps it, and an identity the file gives someone
+/// else stays theirs.
+pub fn with_links(
+    directory: &mut Directory,
+    links: Vec<(String, String, bot_core::model::UserId)>,
+) {
+    for (platform, external_id, user) in links {
+        let taken = directory
+            .users
+            .iter()
+            .any(|u| u.chat.get(&platform) == Some(&external_id));
+        if taken {
+            continue;
+        }
+        if let Some(u) = directory.users.iter_mut().find(|u| u.id == user) {
+            u.chat.entry(platform).or_insert(external_id);
+        }
+    }
+}
+
 pub fn core(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: &Config) -> Core {
     let mut chat_platforms = Vec::new();
     if config.console.enabled {
@@ -360,8 +382,14 @@ pub fn core_handlers_with(
 /// works on live data starts with.
 pub async fn start(config: &Config, database_url: &str) -> anyhow::Result<Core> {
     let store = open_store(database_url).await?;
+    let mut directory = directory(config);
+    let links = store
+        .chat_links()
+        .await
+        .context("reading chat identities found earlier")?;
+    with_links(&mut directory, links);
     store
-        .replace_directory(&directory(config))
+        .replace_directory(&directory)
         .await
         .context("saving users, teams and services from the configuration")?;
     let core = core(store, Arc::new(SystemClock), config);
@@ -398,15 +426,27 @@ pub async fn serve(config: Config, database_url: &str, listen: &str) -> anyhow::
             ));
         queues.push(bot_core::ops::chat_queue(adapters::slack::PLATFORM));
     }
+    // Socket Mode (`SLACK_APP_TOKEN`) needs no signing secret: its connection is
+    // authenticated by the app token, and its messages are not signed.
+    let socket_mode = adapters::slack::socket::SocketSettings::from_env()
+        .map(adapters::slack::socket::SocketMode::new)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("setting up Slack Socket Mode (SLACK_APP_TOKEN): {e}"))?;
+    if socket_mode.is_some() && slack.is_none() {
+        tracing::warn!(
+            "SLACK_APP_TOKEN is set but SLACK_BOT_TOKEN is not: Slack's commands are answered, \
+             but nothing else can be sent to Slack"
+        );
+    }
     let slack_inbound = match std::env::var("SLACK_SIGNING_SECRET") {
         Ok(secret) if !secret.trim().is_empty() => Some(http::SlackInbound {
             signing_secret: secret,
             client: slack.clone(),
         }),
         _ => {
-            if slack.is_some() {
+            if slack.is_some() && socket_mode.is_none() {
                 tracing::warn!(
-                    "SLACK_BOT_TOKEN is set but SLACK_SIGNING_SECRET is not: Slack's requests will be refused"
+                    "SLACK_BOT_TOKEN is set but neither SLACK_SIGNING_SECRET nor SLACK_APP_TOKEN is: Slack's requests will be refused"
                 );
             }
             None
@@ -433,6 +473,19 @@ pub async fn serve(config: Config, database_url: &str, listen: &str) -> anyhow::
     tracing::info!(%addr, backend = core.store.backend(), "listening");
     // A stable line on stdout for scripts and tests that started us on port 0.
     println!("listening on http://{addr}");
+    let socket = socket_mode.map(|socket| {
+        let envelopes = crate::slack_socket::SocketEnvelopes {
+            handler: http::SlackHandler {
+                core: core.clone(),
+                client: slack.clone(),
+            },
+        };
+        let mut socket_stop = stop_rx.clone();
+        tracing::info!("Slack Socket Mode on (SLACK_APP_TOKEN)");
+        tokio::spawn(socket.run(Arc::new(envelopes), async move {
+            let _ = socket_stop.wait_for(|stop| *stop).await;
+        }))
+    });
     let mut http_stop = stop_rx;
     let server = http::serve(listener, app, async move {
         let _ = http_stop.wait_for(|stop| *stop).await;
@@ -444,6 +497,9 @@ pub async fn serve(config: Config, database_url: &str, listen: &str) -> anyhow::
     };
     let (served, ()) = tokio::join!(server, signals);
     served.context("serving HTTP")?;
+    if let Some(socket) = socket {
+        socket.await.context("Slack Socket Mode")?;
+    }
     workers.await.context("job workers")?;
     Ok(())
 }
@@ -475,6 +531,28 @@ async fn shutdown_signal() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn links_found_at_run_time_fill_gaps_but_never_override_the_file() {
+        let config = Config::parse(
+            "t.toml",
+            "[[users]]\nid = \"alice\"\nname = \"A\"\ntime_zone = \"UTC\"\n\
+             [[users]]\nid = \"bob\"\nname = \"B\"\ntime_zone = \"UTC\"\n[users.chat]\nslack = \"U02\"\n",
+        )
+        .unwrap();
+        let mut dir = directory(&config);
+        with_links(
+            &mut dir,
+            vec![
+                ("slack".into(), "U01".into(), "alice".into()),
+                // The file gives bob U02 already, and U02 to bob: both links are passed over.
+                ("slack".into(), "U03".into(), "bob".into()),
+                ("slack".into(), "U02".into(), "alice".into()),
+            ],
+        );
+        assert_eq!(dir.users[0].chat["slack"], "U01");
+        assert_eq!(dir.users[1].chat["slack"], "U02");
+    }
 
     #[test]
     fn database_passwords_never_reach_messages() {

@@ -6,3 +6,4 @@ pub mod cli;
 pub mod config;
 pub mod http;
 pub mod manifest;
+pub mod slack_socket;

@@ -1084,6 +1084,23 @@ impl Store for FlakyStore {
     async fn audit_log(&self, limit: i64) -> StoreResult<Vec<bot_core::model::AuditEntry>> {
         self.inner.audit_log(limit).await
     }
+    async fn link_chat_identity(
+        &self,
+        platform: &str,
+        external_id: &str,
+        user: &UserId,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<()> {
+        self.inner
+            .link_chat_identity(platform, external_id, user, at)
+            .await
+    }
+    async fn chat_links(&self) -> StoreResult<Vec<(String, String, UserId)>> {
+        self.inner.chat_links().await
+    }
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        self.inner.user_by_email(email).await
+    }
     async fn record_delivery(
         &self,
         key: &str,

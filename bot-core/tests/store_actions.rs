@@ -23,7 +23,81 @@ conformance!(
     the_audit_log_is_newest_first_and_keeps_refusals,
     declaring_with_a_used_key_returns_the_first_incident_and_writes_nothing,
     a_delivery_is_recorded_once,
+    a_chat_identity_found_by_email_is_linked_and_remembered,
 );
+
+async fn a_chat_identity_found_by_email_is_linked_and_remembered(store: Arc<dyn Store>) {
+    use bot_core::model::{Directory, Role, User};
+    let person = |id: &str, chat: &[(&str, &str)]| User {
+        id: id.into(),
+        name: id.into(),
+        email: Some(format!("{id}@Example.com")),
+        time_zone: "UTC".into(),
+        phone: None,
+        role: Role::Responder,
+        chat: chat
+            .iter()
+            .map(|(p, e)| (p.to_string(), e.to_string()))
+            .collect(),
+    };
+    store
+        .replace_directory(&Directory {
+            users: vec![
+                person("alice", &[("console", "alice")]),
+                person("bob", &[("slack", "U02")]),
+            ],
+            teams: vec![],
+            services: vec![],
+        })
+        .await
+        .unwrap();
+    let alice = store
+        .user_by_email("ALICE@example.COM")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(alice.id, "alice".into());
+    assert!(
+        store
+            .user_by_email("nobody@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    store
+        .link_chat_identity("slack", "U01", &alice.id, clock().now())
+        .await
+        .unwrap();
+    let found = store
+        .user_by_chat_identity("slack", "U01")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.id, alice.id);
+    assert_eq!(found.chat["slack"], "U01");
+    assert_eq!(found.chat["console"], "alice");
+    // Linking again is harmless; someone else's identity is refused.
+    store
+        .link_chat_identity("slack", "U01", &alice.id, clock().now())
+        .await
+        .unwrap();
+    let err = store
+        .link_chat_identity("slack", "U02", &alice.id, clock().now())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert!(matches!(
+        store
+            .link_chat_identity("slack", "U09", &"zoe".into(), clock().now())
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(
+        store.chat_links().await.unwrap(),
+        [("slack".to_string(), "U01".to_string(), "alice".into())]
+    );
+}
 
 async fn a_delivery_is_recorded_once(store: Arc<dyn Store>) {
     assert!(!store.delivery_seen("slack:Ev01").await.unwrap());

@@ -28,7 +28,7 @@ use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
 pub use extract::parse_json;
-pub use slack::SlackInbound;
+pub use slack::{Redelivery, SlackHandler, SlackInbound};
 pub use twilio::TwilioInbound;
 
 /// Largest request body accepted on any route.

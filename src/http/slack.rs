@@ -10,6 +10,10 @@
 //!
 //! Replies that are not the HTTP answer need the Web API (`SLACK_BOT_TOKEN`); without it
 //! they are logged and dropped, and a form that cannot open says so.
+//!
+//! Everything after the signature and the body's parsing is [`SlackHandler`]'s, which
+//! returns the answer's JSON (or nothing: an empty 200): Socket Mode (`crate::slack_socket`)
+//! hands it the same requests from its envelopes and acknowledges with that answer.
 
 use std::fmt;
 use std::sync::Arc;
@@ -62,6 +66,33 @@ impl fmt::Debug for SlackInbound {
     }
 }
 
+/// Handles Slack's requests once they are authenticated and parsed, whichever way they
+/// came (the signed HTTP routes, or a Socket Mode envelope): the core, and the Web API
+/// client for replies that are not the answer. Each method returns the answer's body
+/// (`None`: nothing to say, an empty 200 or a bare acknowledgement); an error is a failure
+/// Slack should retry (a 5xx, or an envelope left unacknowledged).
+#[derive(Clone)]
+pub struct SlackHandler {
+    pub core: Core,
+    pub client: Option<Arc<SlackClient>>,
+}
+
+impl fmt::Debug for SlackHandler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SlackHandler")
+            .field("client", &self.client.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a delivery says it is a retry, for the log: `X-Slack-Retry-Num` and
+/// `X-Slack-Retry-Reason` over HTTP, `retry_attempt` and `retry_reason` in Socket Mode.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Redelivery {
+    pub attempt: Option<String>,
+    pub reason: Option<String>,
+}
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/slack/commands", post(slash))
@@ -105,6 +136,21 @@ fn malformed(e: inbound::InboundError) -> ApiError {
     ApiError::bad_request(e.to_string())
 }
 
+fn handler(state: &AppState, slack: &SlackInbound) -> SlackHandler {
+    SlackHandler {
+        core: state.core.clone(),
+        client: slack.client.clone(),
+    }
+}
+
+/// An answer as the HTTP response: its JSON, or an empty 200.
+fn respond(answer: Option<Value>) -> Response {
+    match answer {
+        Some(body) => Json(body).into_response(),
+        None => ok(),
+    }
+}
+
 /// 200 with no body: what Slack takes as "received, nothing to show" (and, for a modal
 /// submission, "close it").
 fn ok() -> Response {
@@ -130,8 +176,8 @@ fn reply_body(reply: &Reply, replace_original: Option<bool>) -> Value {
     body
 }
 
-fn ephemeral_text(text: &str) -> Response {
-    Json(json!({ "response_type": "ephemeral", "text": text })).into_response()
+fn ephemeral_text(text: &str) -> Value {
+    json!({ "response_type": "ephemeral", "text": text })
 }
 
 /// A command run on its own task, so that it finishes even when Slack stops waiting.
@@ -165,23 +211,28 @@ struct ReplyTo {
 }
 
 /// Waits for a command that missed the deadline, then delivers its reply.
-fn deliver_later(slack: Arc<SlackInbound>, task: JoinHandle<Reply>, to: ReplyTo) {
+fn deliver_later(client: Option<Arc<SlackClient>>, task: JoinHandle<Reply>, to: ReplyTo) {
     tokio::spawn(async move {
         match task.await {
-            Ok(reply) => deliver(&slack, reply, &to).await,
+            Ok(reply) => deliver(client.as_deref(), reply, &to).await,
             Err(e) => tracing::error!(error = %e, "a Slack command failed"),
         }
     });
 }
 
+/// [`deliver`] on its own task.
+fn deliver_soon(client: Option<Arc<SlackClient>>, reply: Reply, to: ReplyTo) {
+    tokio::spawn(async move { deliver(client.as_deref(), reply, &to).await });
+}
+
 /// Sends a reply through the Web API: a dialog opens as a modal, a message goes to the
 /// `response_url` (never replacing the message the button was on) or to the person.
-async fn deliver(slack: &SlackInbound, reply: Reply, to: &ReplyTo) {
+async fn deliver(client: Option<&SlackClient>, reply: Reply, to: &ReplyTo) {
     if reply.silent {
         return;
     }
     let channel = to.invocation.channel.as_str();
-    let Some(client) = &slack.client else {
+    let Some(client) = client else {
         tracing::warn!(
             channel,
             user = %to.invocation.user,
@@ -231,8 +282,7 @@ async fn deliver(slack: &SlackInbound, reply: Reply, to: &ReplyTo) {
     }
 }
 
-/// `/incident …` and `/oncall …`: the reply is the answer when the command finishes in
-/// time, else "Working on it…" and the reply follows on the `response_url`.
+/// `/incident …` and `/oncall …`.
 async fn slash(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -240,213 +290,249 @@ async fn slash(
 ) -> Result<Response, ApiError> {
     let (slack, bytes) = signed_body(&state, &headers, bytes)?;
     let command = inbound::slash_command(&bytes).map_err(malformed)?;
-    if let Input::Slash { command: name, .. } = &command.invocation.input {
-        tracing::info!(
-            command = %name,
-            team = %command.team_id,
-            user = %command.invocation.user,
-            channel = %command.invocation.channel,
-            "Slack slash command"
-        );
-    }
-    let task = spawn_handle(&state.core, command.invocation.clone());
-    match within_deadline(task).await? {
-        Finished::InTime(reply) => Ok(slash_answer(&slack, &command, *reply).await),
-        Finished::Late(task) => {
-            tracing::info!("Slack command still running at the deadline; answering later");
-            let to = ReplyTo {
-                invocation: command.invocation,
-                trigger_id: command.trigger_id,
-                response_url: Some(command.response_url),
-            };
-            deliver_later(slack, task, to);
-            Ok(ephemeral_text("Working on it…"))
-        }
-    }
+    Ok(respond(handler(&state, &slack).slash(command).await?))
 }
 
-/// The answer to a slash command whose reply is ready.
-async fn slash_answer(slack: &SlackInbound, command: &SlashCommand, reply: Reply) -> Response {
-    if reply.silent {
-        return ok();
-    }
-    let Some(dialog) = &reply.dialog else {
-        return Json(reply_body(&reply, None)).into_response();
-    };
-    let Some(client) = &slack.client else {
-        tracing::warn!("{NO_CLIENT}: cannot open a form");
-        return ephemeral_text(NO_CLIENT);
-    };
-    let view = render::modal(dialog, &command.invocation.channel);
-    match client.open_view(&command.trigger_id, &view).await {
-        Ok(()) => ok(),
-        Err(e) => {
-            tracing::warn!(error = %e, "Slack did not open a form");
-            ephemeral_text(&format!(
-                "Slack did not open the form ({e}); please try again."
-            ))
-        }
-    }
-}
-
-/// Buttons and shortcuts are answered at once and handled on a task, replying on the
-/// `response_url`; a modal submission is handled before answering, because only the
-/// answer can show its field errors.
+/// Buttons, shortcuts and modal submissions.
 async fn interactions(
     State(state): State<AppState>,
     headers: HeaderMap,
     bytes: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let (slack, bytes) = signed_body(&state, &headers, bytes)?;
-    match inbound::interaction(&bytes).map_err(malformed)? {
-        Interaction::Actions {
-            invocations,
-            trigger_id,
-            response_url,
-        } => {
-            tracing::info!(actions = invocations.len(), "Slack button");
-            let core = state.core.clone();
-            tokio::spawn(async move {
-                for invocation in invocations {
-                    let reply = commands::handle(&core, &invocation).await;
-                    let to = ReplyTo {
-                        invocation,
-                        trigger_id: trigger_id.clone(),
-                        response_url: response_url.clone(),
-                    };
-                    deliver(&slack, reply, &to).await;
-                }
-            });
-            Ok(ok())
-        }
-        Interaction::Shortcut {
-            invocation,
-            response_url,
-        } => {
-            tracing::info!(channel = %invocation.channel, "Slack message shortcut");
-            let task = spawn_handle(&state.core, invocation.clone());
-            let to = ReplyTo {
-                invocation,
-                trigger_id: String::new(),
-                response_url,
-            };
-            deliver_later(slack, task, to);
-            Ok(ok())
-        }
-        Interaction::Submission { invocation } => {
-            if let Input::DialogSubmit { dialog, .. } = &invocation.input {
-                tracing::info!(dialog = %dialog, channel = %invocation.channel, "Slack modal submitted");
-            }
-            let to = ReplyTo {
-                invocation: invocation.clone(),
-                trigger_id: String::new(),
-                response_url: None,
-            };
-            match within_deadline(spawn_handle(&state.core, invocation)).await? {
-                Finished::InTime(reply) if !reply.field_errors.is_empty() => {
-                    Ok(Json(render::modal_errors(&reply.field_errors)).into_response())
-                }
-                Finished::InTime(reply) => {
-                    tokio::spawn(async move { deliver(&slack, *reply, &to).await });
-                    Ok(ok())
-                }
-                Finished::Late(task) => {
-                    deliver_later(slack, task, to);
-                    Ok(ok())
-                }
-            }
-        }
-        Interaction::Ignored { kind } => {
-            tracing::debug!(kind = %kind, "Slack interaction ignored");
-            Ok(ok())
-        }
-    }
+    let interaction = inbound::interaction(&bytes).map_err(malformed)?;
+    Ok(respond(
+        handler(&state, &slack).interaction(interaction).await?,
+    ))
 }
 
-/// The Events API: the URL check, then mentions, 📌 reactions and channel messages, each
-/// handled once by its `event_id` however often Slack delivers it.
+/// The Events API.
 async fn events(
     State(state): State<AppState>,
     headers: HeaderMap,
     bytes: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let (slack, bytes) = signed_body(&state, &headers, bytes)?;
-    let callback = match inbound::event(&bytes).map_err(malformed)? {
-        EventRequest::UrlVerification { challenge } => {
-            tracing::info!("Slack URL verification");
-            return Ok(Json(json!({ "challenge": challenge })).into_response());
+    let request = inbound::event(&bytes).map_err(malformed)?;
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let redelivery = Redelivery {
+        attempt: header(RETRY_NUM_HEADER),
+        reason: header(RETRY_REASON_HEADER),
+    };
+    Ok(respond(
+        handler(&state, &slack).event(request, &redelivery).await?,
+    ))
+}
+
+impl SlackHandler {
+    /// A slash command: the reply is the answer when the command finishes in time, else
+    /// "Working on it…" and the reply follows on the `response_url`.
+    pub async fn slash(&self, command: SlashCommand) -> Result<Option<Value>, ApiError> {
+        if let Input::Slash { command: name, .. } = &command.invocation.input {
+            tracing::info!(
+                command = %name,
+                team = %command.team_id,
+                user = %command.invocation.user,
+                channel = %command.invocation.channel,
+                "Slack slash command"
+            );
         }
-        EventRequest::Ignored { kind } => {
-            tracing::debug!(kind = %kind, "Slack request ignored");
-            return Ok(ok());
-        }
-        EventRequest::Callback(callback) => *callback,
-    };
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let event_id = callback.event_id.as_deref().unwrap_or_default();
-    tracing::info!(
-        event_type = %callback.event_type,
-        event_id,
-        retry = header(RETRY_NUM_HEADER),
-        retry_reason = header(RETRY_REASON_HEADER),
-        "Slack event"
-    );
-    let Some(invocation) = callback.invocation else {
-        return Ok(ok());
-    };
-    // Talk and 📌s matter only in incident channels (talk only with `capture_chat`);
-    // elsewhere a 📌 is an ordinary reaction that gets no reply, not even a refusal, and
-    // nobody's messages leave a delivery record behind.
-    let chat = match invocation.input {
-        Input::Pin { .. } => true,
-        Input::Said { .. } if !state.core.settings.capture_chat => return Ok(ok()),
-        Input::Said { .. } => true,
-        _ => false,
-    };
-    if chat
-        && state
-            .core
-            .store
-            .incident_by_channel(&invocation.platform, &invocation.channel)
-            .await?
-            .is_none()
-    {
-        return Ok(ok());
-    }
-    let key = callback
-        .event_id
-        .as_ref()
-        .map(|id| format!("slack:event:{id}"));
-    if let Some(key) = &key
-        && state.core.store.delivery_seen(key).await?
-    {
-        tracing::info!(event_id, "Slack event already handled; redelivery ignored");
-        return Ok(ok());
-    }
-    let core = state.core.clone();
-    let handled = invocation.clone();
-    let task = tokio::spawn(async move {
-        let reply = commands::handle(&core, &handled).await;
-        // Recorded once handled: a delivery that failed half-way is redone on retry.
-        if let Some(key) = key {
-            match core.store.record_delivery(&key, core.clock.now()).await {
-                Ok(true) => {}
-                Ok(false) => tracing::info!(key, "Slack event was handled twice concurrently"),
-                Err(e) => tracing::error!(key, error = %e, "could not record a Slack event"),
+        let task = spawn_handle(&self.core, command.invocation.clone());
+        match within_deadline(task).await? {
+            Finished::InTime(reply) => Ok(self.slash_answer(&command, *reply).await),
+            Finished::Late(task) => {
+                tracing::info!("Slack command still running at the deadline; answering later");
+                let to = ReplyTo {
+                    invocation: command.invocation,
+                    trigger_id: command.trigger_id,
+                    response_url: Some(command.response_url),
+                };
+                deliver_later(self.client.clone(), task, to);
+                Ok(Some(ephemeral_text("Working on it…")))
             }
         }
-        reply
-    });
-    let to = ReplyTo {
-        invocation,
-        trigger_id: String::new(),
-        response_url: None,
-    };
-    match within_deadline(task).await? {
-        Finished::InTime(reply) => {
-            tokio::spawn(async move { deliver(&slack, *reply, &to).await });
-        }
-        Finished::Late(task) => deliver_later(slack, task, to),
     }
-    Ok(ok())
+
+    /// The answer to a slash command whose reply is ready.
+    async fn slash_answer(&self, command: &SlashCommand, reply: Reply) -> Option<Value> {
+        if reply.silent {
+            return None;
+        }
+        let Some(dialog) = &reply.dialog else {
+            return Some(reply_body(&reply, None));
+        };
+        let Some(client) = &self.client else {
+            tracing::warn!("{NO_CLIENT}: cannot open a form");
+            return Some(ephemeral_text(NO_CLIENT));
+        };
+        let view = render::modal(dialog, &command.invocation.channel);
+        match client.open_view(&command.trigger_id, &view).await {
+            Ok(()) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "Slack did not open a form");
+                Some(ephemeral_text(&format!(
+                    "Slack did not open the form ({e}); please try again."
+                )))
+            }
+        }
+    }
+
+    /// Buttons and shortcuts are answered at once and handled on a task, replying on the
+    /// `response_url`; a modal submission is handled before answering, because only the
+    /// answer can show its field errors.
+    pub async fn interaction(&self, interaction: Interaction) -> Result<Option<Value>, ApiError> {
+        match interaction {
+            Interaction::Actions {
+                invocations,
+                trigger_id,
+                response_url,
+            } => {
+                tracing::info!(actions = invocations.len(), "Slack button");
+                let core = self.core.clone();
+                let client = self.client.clone();
+                tokio::spawn(async move {
+                    for invocation in invocations {
+                        let reply = commands::handle(&core, &invocation).await;
+                        let to = ReplyTo {
+                            invocation,
+                            trigger_id: trigger_id.clone(),
+                            response_url: response_url.clone(),
+                        };
+                        deliver(client.as_deref(), reply, &to).await;
+                    }
+                });
+                Ok(None)
+            }
+            Interaction::Shortcut {
+                invocation,
+                response_url,
+            } => {
+                tracing::info!(channel = %invocation.channel, "Slack message shortcut");
+                let task = spawn_handle(&self.core, invocation.clone());
+                let to = ReplyTo {
+                    invocation,
+                    trigger_id: String::new(),
+                    response_url,
+                };
+                deliver_later(self.client.clone(), task, to);
+                Ok(None)
+            }
+            Interaction::Submission { invocation } => {
+                if let Input::DialogSubmit { dialog, .. } = &invocation.input {
+                    tracing::info!(dialog = %dialog, channel = %invocation.channel, "Slack modal submitted");
+                }
+                let to = ReplyTo {
+                    invocation: invocation.clone(),
+                    trigger_id: String::new(),
+                    response_url: None,
+                };
+                match within_deadline(spawn_handle(&self.core, invocation)).await? {
+                    Finished::InTime(reply) if !reply.field_errors.is_empty() => {
+                        Ok(Some(render::modal_errors(&reply.field_errors)))
+                    }
+                    Finished::InTime(reply) => {
+                        deliver_soon(self.client.clone(), *reply, to);
+                        Ok(None)
+                    }
+                    Finished::Late(task) => {
+                        deliver_later(self.client.clone(), task, to);
+                        Ok(None)
+                    }
+                }
+            }
+            Interaction::Ignored { kind } => {
+                tracing::debug!(kind = %kind, "Slack interaction ignored");
+                Ok(None)
+            }
+        }
+    }
+
+    /// The Events API: the URL check, then mentions, 📌 reactions and channel messages,
+    /// each handled once by its `event_id` however often Slack delivers it.
+    pub async fn event(
+        &self,
+        request: EventRequest,
+        redelivery: &Redelivery,
+    ) -> Result<Option<Value>, ApiError> {
+        let callback = match request {
+            EventRequest::UrlVerification { challenge } => {
+                tracing::info!("Slack URL verification");
+                return Ok(Some(json!({ "challenge": challenge })));
+            }
+            EventRequest::Ignored { kind } => {
+                tracing::debug!(kind = %kind, "Slack request ignored");
+                return Ok(None);
+            }
+            EventRequest::Callback(callback) => *callback,
+        };
+        let event_id = callback.event_id.as_deref().unwrap_or_default();
+        tracing::info!(
+            event_type = %callback.event_type,
+            event_id,
+            retry = redelivery.attempt.as_deref(),
+            retry_reason = redelivery.reason.as_deref(),
+            "Slack event"
+        );
+        let Some(invocation) = callback.invocation else {
+            return Ok(None);
+        };
+        let core = &self.core;
+        // Talk and 📌s matter only in incident channels (talk only with `capture_chat`);
+        // elsewhere a 📌 is an ordinary reaction that gets no reply, not even a refusal,
+        // and nobody's messages leave a delivery record behind.
+        let chat = match invocation.input {
+            Input::Pin { .. } => true,
+            Input::Said { .. } if !core.settings.capture_chat => return Ok(None),
+            Input::Said { .. } => true,
+            _ => false,
+        };
+        if chat
+            && core
+                .store
+                .incident_by_channel(&invocation.platform, &invocation.channel)
+                .await?
+                .is_none()
+        {
+            return Ok(None);
+        }
+        let key = callback
+            .event_id
+            .as_ref()
+            .map(|id| format!("slack:event:{id}"));
+        if let Some(key) = &key
+            && core.store.delivery_seen(key).await?
+        {
+            tracing::info!(event_id, "Slack event already handled; redelivery ignored");
+            return Ok(None);
+        }
+        let core = core.clone();
+        let handled = invocation.clone();
+        let task = tokio::spawn(async move {
+            let reply = commands::handle(&core, &handled).await;
+            // Recorded once handled: a delivery that failed half-way is redone on retry.
+            if let Some(key) = key {
+                match core.store.record_delivery(&key, core.clock.now()).await {
+                    Ok(true) => {}
+                    Ok(false) => tracing::info!(key, "Slack event was handled twice concurrently"),
+                    Err(e) => tracing::error!(key, error = %e, "could not record a Slack event"),
+                }
+            }
+            reply
+        });
+        let to = ReplyTo {
+            invocation,
+            trigger_id: String::new(),
+            response_url: None,
+        };
+        match within_deadline(task).await? {
+            Finished::InTime(reply) => deliver_soon(self.client.clone(), *reply, to),
+            Finished::Late(task) => deliver_later(self.client.clone(), task, to),
+        }
+        Ok(None)
+    }
 }

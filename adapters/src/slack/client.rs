@@ -28,12 +28,13 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use slack_morphism::prelude::{
-    SlackApiChatPostEphemeralRequest, SlackApiChatPostMessageRequest, SlackApiChatUpdateRequest,
-    SlackApiConversationsCreateRequest, SlackApiConversationsSetTopicRequest,
-    SlackApiPinsAddRequest, SlackApiToken, SlackApiTokenValue, SlackApiViewsOpenRequest,
-    SlackChannelId, SlackClientApiCallContext, SlackClientHttpConnector, SlackClientHyperConnector,
-    SlackClientHyperHttpsConnector, SlackClientSession, SlackMessageContent, SlackTriggerId,
-    SlackTs, SlackUserId, SlackView,
+    EmailAddress, SlackApiChatPostEphemeralRequest, SlackApiChatPostMessageRequest,
+    SlackApiChatUpdateRequest, SlackApiConversationsCreateRequest,
+    SlackApiConversationsSetTopicRequest, SlackApiPinsAddRequest, SlackApiToken,
+    SlackApiTokenValue, SlackApiUsersInfoRequest, SlackApiUsersLookupByEmailRequest,
+    SlackApiViewsOpenRequest, SlackChannelId, SlackClientApiCallContext, SlackClientHttpConnector,
+    SlackClientHyperConnector, SlackClientHyperHttpsConnector, SlackClientSession,
+    SlackMessageContent, SlackTriggerId, SlackTs, SlackUserId, SlackView,
 };
 
 use slack_morphism::errors::SlackClientError;
@@ -187,6 +188,35 @@ impl SlackClient {
             .await
             .map_err(|e| failure(METHOD, e))?;
         Ok(())
+    }
+
+    /// `users.lookupByEmail`: the member id of the person with this e-mail address in the
+    /// workspace, if there is one.
+    pub async fn lookup_by_email(&self, email: &str) -> Result<Option<String>, ChatError> {
+        const METHOD: &str = "users.lookupByEmail";
+        let request = SlackApiUsersLookupByEmailRequest::new(EmailAddress(email.to_owned()));
+        self.limits.wait(METHOD, None).await;
+        match self.session().users_lookup_by_email(&request).await {
+            Ok(found) => Ok(Some(found.user.id.0)),
+            Err(e) => match failure(METHOD, e) {
+                ChatError::Refused(code) if code == "users_not_found" => Ok(None),
+                other => Err(other),
+            },
+        }
+    }
+
+    /// `users.info`: the member's e-mail address, when the app may see it
+    /// (`users:read.email`).
+    pub async fn email_of(&self, user: &str) -> Result<Option<String>, ChatError> {
+        const METHOD: &str = "users.info";
+        let request = SlackApiUsersInfoRequest::new(SlackUserId(user.to_owned()));
+        self.limits.wait(METHOD, None).await;
+        let found = self
+            .session()
+            .users_info(&request)
+            .await
+            .map_err(|e| failure(METHOD, e))?;
+        Ok(found.user.profile.and_then(|p| p.email).map(|e| e.0))
     }
 
     /// POSTs `body` as JSON to a `response_url` from an interaction or slash command.

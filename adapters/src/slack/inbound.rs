@@ -4,6 +4,11 @@
 //! reactions, channel messages). Pure functions over bodies whose signature the route has
 //! already checked (`verify.rs`); no HTTP framework, no Web API calls.
 //!
+//! Socket Mode (`socket.rs`) carries the same three as JSON in an envelope's `payload`
+//! (a slash command's form fields as a JSON object, an interaction without its `payload=`
+//! form wrapping): [`slash_command_json`], [`interaction_json`] and [`event_json`] read
+//! those, with the same rules as the HTTP bodies.
+//!
 //! Only the fields Tocsin uses are read, so new fields Slack adds change nothing. A body
 //! that lacks one of those fields, or is not the form or JSON it should be, is an
 //! [`InboundError`] (the route answers 400). Events and interactions Tocsin has no use for
@@ -94,7 +99,15 @@ struct SlashForm {
 
 /// Parses a slash command's `application/x-www-form-urlencoded` body.
 pub fn slash_command(body: &[u8]) -> Result<SlashCommand, InboundError> {
-    let f: SlashForm = form(body)?;
+    slash_command_from(form(body)?)
+}
+
+/// Parses a slash command as Socket Mode delivers it: the form's fields as a JSON object.
+pub fn slash_command_json(payload: Value) -> Result<SlashCommand, InboundError> {
+    slash_command_from(json(payload)?)
+}
+
+fn slash_command_from(f: SlashForm) -> Result<SlashCommand, InboundError> {
     let command = f.command.trim().trim_start_matches('/');
     if command.is_empty() {
         return Err(missing("command name"));
@@ -192,8 +205,15 @@ struct ShortcutMessage {
 pub fn interaction(body: &[u8]) -> Result<Interaction, InboundError> {
     let f: InteractionForm = form(body)?;
     let payload = f.payload.ok_or(InboundError::NoPayload)?;
-    let p: Payload =
-        serde_json::from_str(&payload).map_err(|e| InboundError::Json(e.to_string()))?;
+    interaction_from(serde_json::from_str(&payload).map_err(|e| InboundError::Json(e.to_string()))?)
+}
+
+/// Parses an interaction as Socket Mode delivers it: the payload JSON itself.
+pub fn interaction_json(payload: Value) -> Result<Interaction, InboundError> {
+    interaction_from(json(payload)?)
+}
+
+fn interaction_from(p: Payload) -> Result<Interaction, InboundError> {
     let user = || {
         p.user
             .as_ref()
@@ -370,8 +390,15 @@ struct ReactionItem {
 
 /// Parses an Events API body (JSON).
 pub fn event(body: &[u8]) -> Result<EventRequest, InboundError> {
-    let envelope: Envelope =
-        serde_json::from_slice(body).map_err(|e| InboundError::Json(e.to_string()))?;
+    event_from(serde_json::from_slice(body).map_err(|e| InboundError::Json(e.to_string()))?)
+}
+
+/// Parses an Events API callback as Socket Mode delivers it: the same JSON, already parsed.
+pub fn event_json(payload: Value) -> Result<EventRequest, InboundError> {
+    event_from(json(payload)?)
+}
+
+fn event_from(envelope: Envelope) -> Result<EventRequest, InboundError> {
     match envelope.kind.as_str() {
         "url_verification" => Ok(EventRequest::UrlVerification {
             challenge: envelope.challenge.ok_or_else(|| missing("challenge"))?,
@@ -732,6 +759,67 @@ mod tests {
         ));
         assert!(matches!(
             interaction(&payload_form(br#"{"type":"block_actions","actions":[]}"#)),
+            Err(InboundError::Missing(_))
+        ));
+    }
+
+    /// Socket Mode's envelopes carry the same requests as JSON; each reads exactly as its
+    /// HTTP body does.
+    #[test]
+    fn socket_mode_json_payloads_read_like_the_http_bodies() {
+        for f in [
+            "weather_docs_example",
+            "webhook_collect",
+            "hello_enterprise_grid",
+            "org_level_install",
+        ] {
+            let form = fixture(&format!("slash-commands/{f}.form.txt"));
+            let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&form).unwrap();
+            let mut payload: serde_json::Map<String, Value> = fields
+                .into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect();
+            // Socket Mode sends JSON types, not only strings.
+            payload.insert("is_enterprise_install".into(), false.into());
+            assert_eq!(
+                slash_command_json(Value::Object(payload)),
+                slash_command(&form),
+                "{f}"
+            );
+        }
+        for f in [
+            "block_actions_button_docs_example",
+            "block_actions_static_select",
+            "block_actions_org_wide_install",
+            "view_submission_modal",
+            "view_submission_rating_form",
+        ] {
+            let json = fixture(&format!("interactivity/{f}.json"));
+            let payload: Value = serde_json::from_slice(&json).unwrap();
+            let parsed = interaction_json(payload);
+            assert!(parsed.is_ok(), "{f}: {parsed:?}");
+            assert_eq!(parsed, interaction(&payload_form(&json)), "{f}");
+        }
+        for f in [
+            "url_verification",
+            "event_callback_app_mention",
+            "event_callback_message_channels",
+            "event_callback_reaction_added",
+        ] {
+            let body = fixture(&format!("events/{f}.json"));
+            let payload: Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(event_json(payload), event(&body), "{f}");
+        }
+        assert!(matches!(
+            slash_command_json(serde_json::json!({"command": "/incident"})),
+            Err(InboundError::Json(_))
+        ));
+        assert!(matches!(
+            interaction_json(serde_json::json!("not an object")),
+            Err(InboundError::Json(_))
+        ));
+        assert!(matches!(
+            event_json(serde_json::json!({"type": "event_callback"})),
             Err(InboundError::Missing(_))
         ));
     }

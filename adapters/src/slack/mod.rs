@@ -7,10 +7,13 @@
 //! - `render.rs`: the platform-neutral `Message` and `Dialog` -> Block Kit and modals.
 //! - `client.rs`: the `ChatPlatform` port over the Web API (slack-morphism), base URL
 //!   overridable by `TOCSIN_SLACK_API_URL`.
+//! - `socket.rs`: Socket Mode, the same requests over a WebSocket Tocsin opens with the
+//!   app-level token (`SLACK_APP_TOKEN`), for workspaces Slack cannot reach over HTTP.
 
 pub mod client;
 pub mod inbound;
 pub mod render;
+pub mod socket;
 pub mod verify;
 
 /// The platform's name in configuration (`[users.chat] slack = "U…"`) and job queues.

@@ -16,8 +16,17 @@
 //! (`invalid_blocks`). Channel ids it has not seen are taken as existing public channels,
 //! so a test can post to any `C…` id without setting it up.
 //!
+//! Socket Mode too: `apps.connections.open` with the app-level token ([`APP_TOKEN`];
+//! without it `not_authed`, with another `invalid_auth`, with the bot token
+//! `not_allowed_token_type`) answers a one-off `ws://` URL on a second loopback port, where
+//! a WebSocket endpoint greets each connection with `hello`, sends the envelopes a test
+//! pushes ([`SlackStub::push`]) to the newest connection, records the acknowledgements that
+//! come back ([`SlackStub::acks`]) and can ask a connection to go (`disconnect`, then a
+//! close, as Slack does when it refreshes one).
+//!
 //! Include it with `#[path = "…/adapters/tests/slack_stub/mod.rs"] mod slack_stub;` and
-//! start it with [`start`]. It needs axum, tokio, serde_json and serde_urlencoded.
+//! start it with [`start`]. It needs axum, tokio, serde_json, serde_urlencoded,
+//! tokio-tungstenite and futures-util.
 
 #![allow(dead_code)]
 
@@ -36,6 +45,8 @@ use serde_json::{Map, Value, json};
 
 /// The bot token the stub accepts.
 pub const TOKEN: &str = "xoxb-0000000000-tocsin-stub";
+/// The app-level token `apps.connections.open` accepts.
+pub const APP_TOKEN: &str = "xapp-1-A0TOCSIN-0000000000-tocsin-stub";
 
 /// How the next call of a method fails, instead of its normal answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,11 +82,16 @@ pub struct SlackStub {
     addr: SocketAddr,
     state: Arc<Mutex<Inner>>,
     server: tokio::task::JoinHandle<()>,
+    sockets: tokio::task::JoinHandle<()>,
 }
 
 impl Drop for SlackStub {
     fn drop(&mut self) {
         self.server.abort();
+        self.sockets.abort();
+        for socket in &mut self.lock().sockets {
+            socket.out.take();
+        }
     }
 }
 
@@ -99,8 +115,24 @@ pub async fn start() -> SlackStub {
         next_id: 0,
         next_ts: 0,
         next_view: 0,
+        socket_addr: None,
+        tickets: HashSet::new(),
+        next_ticket: 0,
+        sockets: Vec::new(),
+        acks: Vec::new(),
+        socket_frames: Vec::new(),
+        next_envelope: 0,
     }));
+    let socket_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binding a loopback port for the Slack stub's WebSocket");
+    let socket_addr = socket_listener
+        .local_addr()
+        .expect("the stub's WebSocket address");
+    state.lock().unwrap_or_else(|p| p.into_inner()).socket_addr = Some(socket_addr);
+    let sockets = tokio::spawn(accept_sockets(socket_listener, state.clone()));
     let app = Router::new()
+        .route("/api/apps.connections.open", any(connections_open))
         .route("/api/{method}", any(api))
         .route("/respond/{id}", post(respond))
         .with_state(state.clone());
@@ -117,6 +149,7 @@ pub async fn start() -> SlackStub {
         addr,
         state,
         server,
+        sockets,
     }
 }
 
@@ -231,6 +264,120 @@ impl SlackStub {
         self.lock().responses.clone()
     }
 
+    /// The app-level token `apps.connections.open` accepts.
+    pub fn app_token(&self) -> &'static str {
+        APP_TOKEN
+    }
+
+    /// How many Socket Mode connections were made, ever.
+    pub fn socket_connections(&self) -> usize {
+        self.lock().sockets.len()
+    }
+
+    /// How many Socket Mode connections are open now.
+    pub fn open_sockets(&self) -> usize {
+        self.lock()
+            .sockets
+            .iter()
+            .filter(|s| s.out.is_some())
+            .count()
+    }
+
+    /// Sends an envelope of `kind` (`slash_commands`, `interactive`, `events_api`) with
+    /// `payload` on the newest open connection, as Slack does (`accepts_response_payload`
+    /// for all but `events_api`); returns its envelope id. Panics without a connection.
+    pub fn push(&self, kind: &str, payload: Value) -> String {
+        let envelope_id = {
+            let mut inner = self.lock();
+            inner.next_envelope += 1;
+            format!("00000000-0000-4000-8000-{:012}", inner.next_envelope)
+        };
+        self.push_envelope(json!({
+            "envelope_id": envelope_id,
+            "type": kind,
+            "accepts_response_payload": kind != "events_api",
+            "payload": payload,
+        }));
+        envelope_id
+    }
+
+    /// Like [`SlackStub::push`], as Slack redelivers an event it saw no acknowledgement of:
+    /// a new envelope with `retry_attempt` and `retry_reason`.
+    pub fn push_envelope_with_retry(
+        &self,
+        kind: &str,
+        payload: Value,
+        retry_attempt: u64,
+        retry_reason: &str,
+    ) -> String {
+        let envelope_id = {
+            let mut inner = self.lock();
+            inner.next_envelope += 1;
+            format!("00000000-0000-4000-8000-{:012}", inner.next_envelope)
+        };
+        self.push_envelope(json!({
+            "envelope_id": envelope_id,
+            "type": kind,
+            "accepts_response_payload": kind != "events_api",
+            "retry_attempt": retry_attempt,
+            "retry_reason": retry_reason,
+            "payload": payload,
+        }));
+        envelope_id
+    }
+
+    /// Sends `frame` as it is on the newest open connection. Panics without one.
+    pub fn push_envelope(&self, frame: Value) {
+        let inner = self.lock();
+        let out = inner
+            .sockets
+            .iter()
+            .rev()
+            .find_map(|s| s.out.as_ref())
+            .expect("no open Socket Mode connection to send on");
+        out.send(SocketOut::Frame(frame.to_string()))
+            .expect("the connection's writer is running");
+    }
+
+    /// Says `disconnect` with `reason` on the newest open connection, then closes it.
+    pub fn disconnect(&self, reason: &str) {
+        let mut inner = self.lock();
+        let socket = inner
+            .sockets
+            .iter_mut()
+            .rev()
+            .find(|s| s.out.is_some())
+            .expect("no open Socket Mode connection to disconnect");
+        let frame = json!({
+            "type": "disconnect",
+            "reason": reason,
+            "debug_info": { "host": "wss-stub" },
+        });
+        if let Some(out) = socket.out.take() {
+            let _ = out.send(SocketOut::Frame(frame.to_string()));
+            let _ = out.send(SocketOut::Close);
+        }
+    }
+
+    /// Acknowledgements received on any connection, in order.
+    pub fn acks(&self) -> Vec<Value> {
+        self.lock().acks.clone()
+    }
+
+    /// The acknowledgement of `envelope_id`, once received.
+    pub fn ack(&self, envelope_id: &str) -> Option<Value> {
+        self.lock()
+            .acks
+            .iter()
+            .find(|a| a["envelope_id"] == envelope_id)
+            .cloned()
+    }
+
+    /// Text frames received that were not acknowledgements (they should be none).
+    pub fn socket_frames(&self) -> Vec<String> {
+        self.lock().socket_frames.clone()
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -336,6 +483,26 @@ struct Inner {
     next_id: u64,
     next_ts: u64,
     next_view: u64,
+    /// Where the WebSocket endpoint listens.
+    socket_addr: Option<SocketAddr>,
+    /// Tickets of URLs handed out and not yet connected to (each is good once).
+    tickets: HashSet<String>,
+    next_ticket: u64,
+    /// Every connection made, oldest first.
+    sockets: Vec<StubSocket>,
+    acks: Vec<Value>,
+    socket_frames: Vec<String>,
+    next_envelope: u64,
+}
+
+/// A Socket Mode connection: its writer while open.
+struct StubSocket {
+    out: Option<tokio::sync::mpsc::UnboundedSender<SocketOut>>,
+}
+
+enum SocketOut {
+    Frame(String),
+    Close,
 }
 
 type Answer = Result<Value, String>;
@@ -938,5 +1105,156 @@ async fn respond(
             inner.rejections.push((method, code.clone()));
             slack_json(StatusCode::OK, &json!({ "ok": false, "error": code }))
         }
+    }
+}
+
+/// `apps.connections.open`: the app-level token in the `Authorization` header (Slack
+/// ignores a `token` parameter here), POST only; answers a one-off WebSocket URL.
+async fn connections_open(
+    State(state): State<Arc<Mutex<Inner>>>,
+    method: axum::http::Method,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    const METHOD: &str = "apps.connections.open";
+    let mut inner = state.lock().unwrap_or_else(|p| p.into_inner());
+    let mut params = parameters(query.as_deref(), &headers, &body).unwrap_or_default();
+    params.remove("token");
+    inner.calls.push((METHOD.to_owned(), params));
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let checked = match bearer {
+        _ if method != axum::http::Method::POST => Err("insecure_request"),
+        None | Some("") => Err("not_authed"),
+        Some(TOKEN) => Err("not_allowed_token_type"),
+        Some(APP_TOKEN) => Ok(()),
+        Some(_) => Err("invalid_auth"),
+    };
+    if let Err(code) = checked {
+        inner.rejections.push((METHOD.to_owned(), code.to_owned()));
+        return slack_json(StatusCode::OK, &json!({ "ok": false, "error": code }));
+    }
+    if let Some(failure) = inner.failures.get_mut(METHOD).and_then(VecDeque::pop_front) {
+        inner
+            .rejections
+            .push((METHOD.to_owned(), failure_code(&failure)));
+        return failure_response(&failure);
+    }
+    inner.next_ticket += 1;
+    let ticket = format!("stub-ticket-{}", inner.next_ticket);
+    inner.tickets.insert(ticket.clone());
+    let addr = inner
+        .socket_addr
+        .expect("the WebSocket endpoint is listening");
+    slack_json(
+        StatusCode::OK,
+        &json!({ "ok": true, "url": format!("ws://{addr}/socket?ticket={ticket}") }),
+    )
+}
+
+/// The WebSocket endpoint: `/socket?ticket=…` with a ticket `apps.connections.open` handed
+/// out and nobody used yet; anything else is refused in the handshake.
+async fn accept_sockets(listener: tokio::net::TcpListener, state: Arc<Mutex<Inner>>) {
+    use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let state = state.clone();
+        tokio::spawn(async move {
+            // The signature is tungstenite's handshake callback's.
+            #[allow(clippy::result_large_err)]
+            let check =
+                |request: &Request, response: Response| -> Result<Response, ErrorResponse> {
+                    let uri = request.uri();
+                    let ticket = uri
+                        .query()
+                        .unwrap_or_default()
+                        .split('&')
+                        .find_map(|pair| pair.strip_prefix("ticket="))
+                        .unwrap_or_default();
+                    let mut inner = state.lock().unwrap_or_else(|p| p.into_inner());
+                    if uri.path() == "/socket" && inner.tickets.remove(ticket) {
+                        Ok(response)
+                    } else {
+                        let mut refused = ErrorResponse::new(Some("invalid or used ticket".into()));
+                        *refused.status_mut() = StatusCode::UNAUTHORIZED;
+                        Err(refused)
+                    }
+                };
+            if let Ok(socket) = tokio_tungstenite::accept_hdr_async(stream, check).await {
+                serve_socket(socket, state).await;
+            }
+        });
+    }
+}
+
+/// One connection: `hello`, then the test's frames out and acknowledgements in.
+async fn serve_socket(
+    socket: tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>,
+    state: Arc<Mutex<Inner>>,
+) {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let (mut sink, mut stream) = socket.split();
+    let (out_tx, mut out_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (index, hello) = {
+        let mut inner = state.lock().unwrap_or_else(|p| p.into_inner());
+        inner.sockets.push(StubSocket { out: Some(out_tx) });
+        let index = inner.sockets.len() - 1;
+        let open = inner.sockets.iter().filter(|s| s.out.is_some()).count();
+        let hello = json!({
+            "type": "hello",
+            "num_connections": open,
+            "debug_info": {
+                "host": "wss-stub",
+                "build_number": 1,
+                "approximate_connection_time": 18060
+            },
+            "connection_info": { "app_id": "A0TOCSIN" }
+        });
+        (index, hello)
+    };
+    if sink.send(Message::text(hello.to_string())).await.is_err() {
+        return;
+    }
+    loop {
+        tokio::select! {
+            out = out_rx.recv() => match out {
+                Some(SocketOut::Frame(text)) => {
+                    if sink.send(Message::text(text)).await.is_err() {
+                        break;
+                    }
+                }
+                Some(SocketOut::Close) | None => {
+                    let _ = sink.send(Message::Close(None)).await;
+                    break;
+                }
+            },
+            frame = stream.next() => match frame {
+                Some(Ok(Message::Text(text))) => {
+                    let mut inner = state.lock().unwrap_or_else(|p| p.into_inner());
+                    match serde_json::from_str::<Value>(text.as_str()) {
+                        Ok(ack) if ack["envelope_id"].is_string() => inner.acks.push(ack),
+                        _ => inner.socket_frames.push(text.as_str().to_owned()),
+                    }
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+    if let Some(socket) = state
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .sockets
+        .get_mut(index)
+    {
+        socket.out = None;
     }
 }

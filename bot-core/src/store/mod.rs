@@ -345,6 +345,22 @@ pub trait Store: Send + Sync {
     /// The newest `limit` audit entries, newest first.
     async fn audit_log(&self, limit: i64) -> StoreResult<Vec<AuditEntry>>;
 
+    // Chat identities found at run time.
+    /// Gives `user` the identity `external_id` on `platform` now (in the directory) and on
+    /// every later start (see [`Store::chat_links`]). Conflict when the identity belongs to
+    /// someone else; nothing changes when `user` already has one there.
+    async fn link_chat_identity(
+        &self,
+        platform: &str,
+        external_id: &str,
+        user: &UserId,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Every recorded link: (platform, external id, user).
+    async fn chat_links(&self) -> StoreResult<Vec<(String, String, UserId)>>;
+    /// The directory user with this e-mail address (case-insensitive), if any.
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
+
     // Inbound deliveries.
     /// Records that the delivery `key` was handled; false when it already was (a retry).
     async fn record_delivery(&self, key: &str, at: DateTime<Utc>) -> StoreResult<bool>;

@@ -1710,6 +1710,95 @@ macro_rules! impl_store {
                 rows::all(rows)
             }
 
+            async fn link_chat_identity(
+                &self,
+                platform: &str,
+                external_id: &str,
+                user: &UserId,
+                at: DateTime<Utc>,
+            ) -> StoreResult<()> {
+                let mut tx = self.begin_write().await?;
+                let owner: Option<String> = sqlx::query_scalar(
+                    "SELECT user_id FROM user_identities WHERE platform = $1 AND external_id = $2",
+                )
+                .bind(platform)
+                .bind(external_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                match owner {
+                    Some(owner) if owner == user.as_str() => return Ok(()),
+                    Some(owner) => {
+                        return Err(StoreError::Conflict(format!(
+                            "{platform} identity {external_id} belongs to {owner}"
+                        )));
+                    }
+                    None => {}
+                }
+                let row: Option<UserRow> = sqlx::query_as(
+                    "SELECT id, name, email, time_zone, phone, role, chat FROM users WHERE id = $1",
+                )
+                .bind(user.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+                let mut found: User = row
+                    .ok_or_else(|| StoreError::NotFound(format!("user {user}")))?
+                    .try_into()?;
+                if found.chat.contains_key(platform) {
+                    return Ok(());
+                }
+                found.chat.insert(platform.to_owned(), external_id.to_owned());
+                sqlx::query("UPDATE users SET chat = $2 WHERE id = $1")
+                    .bind(user.as_str())
+                    .bind(Json(&found.chat))
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO user_identities (platform, external_id, user_id) VALUES ($1, $2, $3)",
+                )
+                .bind(platform)
+                .bind(external_id)
+                .bind(user.as_str())
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO chat_links (platform, external_id, user_id, linked_at) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (platform, external_id) \
+                     DO UPDATE SET user_id = excluded.user_id, linked_at = excluded.linked_at",
+                )
+                .bind(platform)
+                .bind(external_id)
+                .bind(user.as_str())
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn chat_links(&self) -> StoreResult<Vec<(String, String, UserId)>> {
+                let rows: Vec<(String, String, String)> = sqlx::query_as(
+                    "SELECT platform, external_id, user_id FROM chat_links \
+                     ORDER BY platform, external_id",
+                )
+                .fetch_all(self.reader())
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(p, e, u)| (p, e, UserId::from(u)))
+                    .collect())
+            }
+
+            async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+                let row: Option<UserRow> = sqlx::query_as(
+                    "SELECT id, name, email, time_zone, phone, role, chat FROM users \
+                     WHERE lower(email) = lower($1) ORDER BY id LIMIT 1",
+                )
+                .bind(email)
+                .fetch_optional(self.reader())
+                .await?;
+                row.map(User::try_from).transpose()
+            }
+
             async fn record_delivery(&self, key: &str, at: DateTime<Utc>) -> StoreResult<bool> {
                 let done = sqlx::query(
                     "INSERT INTO deliveries (key, seen_at) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
