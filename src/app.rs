@@ -397,6 +397,42 @@ pub async fn start(config: &Config, database_url: &str) -> anyhow::Result<Core> 
     Ok(core)
 }
 
+/// Finds the Slack member of every directory user with an e-mail address and no Slack id
+/// in the file (`users.lookupByEmail`), so that channels invite and pages reach them before
+/// they ever type a command. Runs in the background at start; paced by the client's limiter.
+async fn link_slack_people(core: Core, slack: Arc<adapters::slack::client::SlackClient>) {
+    let platform = adapters::slack::PLATFORM;
+    let users = match core.store.list_users().await {
+        Ok(users) => users,
+        Err(e) => {
+            tracing::warn!(error = %e, "listing users to find them on Slack");
+            return;
+        }
+    };
+    let mut linked = 0;
+    for user in users.iter().filter(|u| !u.chat.contains_key(platform)) {
+        let Some(email) = &user.email else { continue };
+        match slack.lookup_by_email(email).await {
+            Ok(Some(member)) => match core
+                .store
+                .link_chat_identity(platform, &member, &user.id, core.clock.now())
+                .await
+            {
+                Ok(()) => linked += 1,
+                Err(e) => {
+                    tracing::warn!(user = %user.id, error = %e, "could not link a Slack member")
+                }
+            },
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(user = %user.id, error = %e, "Slack lookup by e-mail failed; linking stops here");
+                break;
+            }
+        }
+    }
+    tracing::info!(linked, "Slack members linked by e-mail");
+}
+
 /// `tocsin serve`: the HTTP server and the core job workers until SIGTERM or Ctrl-C.
 pub async fn serve(config: Config, database_url: &str, listen: &str) -> anyhow::Result<()> {
     let core = start(&config, database_url).await?;
@@ -418,6 +454,7 @@ pub async fn serve(config: Config, database_url: &str, listen: &str) -> anyhow::
     .map_err(|e| anyhow::anyhow!("setting up Slack (SLACK_BOT_TOKEN, TOCSIN_SLACK_API_URL): {e}"))?
     .map(Arc::new);
     if let Some(slack) = &slack {
+        tokio::spawn(link_slack_people(core.clone(), slack.clone()));
         handlers = handlers
             .merge(ChatEffects::handlers(&core, slack.clone()))
             .merge(bot_core::escalation::PageByChat::handlers(

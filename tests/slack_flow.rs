@@ -225,7 +225,7 @@ async fn a_slash_command_declares_and_slack_gets_the_channel_people_topic_pinned
         .count();
     assert_eq!(posts_to_channel, 2, "one rate limited, then the card once");
     assert_eq!(
-        slack.rejections(),
+        rejections(&slack),
         [("chat.postMessage".to_string(), "ratelimited".to_string())],
         "only the 429 we asked for"
     );
@@ -235,6 +235,14 @@ async fn a_slash_command_declares_and_slack_gets_the_channel_people_topic_pinned
 async fn acknowledge_on_an_alert_card_updates_it_in_place_and_a_bad_modal_is_answered_in_the_modal()
 {
     let slack = slack_stub::start().await;
+    // Everyone in the example is on Slack, so whoever is on call now gets the page by DM.
+    for (member, email) in [
+        ("U0BOB", "bob@example.com"),
+        ("U0CARLA", "carla@example.com"),
+        ("U0DIETER", "dieter@example.com"),
+    ] {
+        slack.add_member(member, email);
+    }
     let tocsin = serve(&slack).await;
     let fixtures = std::env::var("TOCSIN_FIXTURES")
         .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures").to_owned());
@@ -276,6 +284,19 @@ async fn acknowledge_on_an_alert_card_updates_it_in_place_and_a_bad_modal_is_ans
     })
     .await;
     assert_eq!(card_call["channel"], "alerts");
+    // The page: a direct message (conversations.open, then the card in that DM) with the
+    // alert's Acknowledge and Escalate buttons, which act for whoever presses them.
+    let page = eventually("the page by direct message", || {
+        slack.calls_to("chat.postMessage").into_iter().find(|c| {
+            c["channel"].as_str().is_some_and(|ch| ch.starts_with('D'))
+                && text_of(c).contains("You are paged")
+        })
+    })
+    .await;
+    for action in ["alert_ack", "alert_escalate"] {
+        assert!(text_of(&page).contains(action), "{action} missing: {page}");
+    }
+    assert!(!slack.calls_to("conversations.open").is_empty());
     let before_updates = slack.calls_to("chat.update").len();
     let (status, _) = tocsin
         .interaction(json!({
@@ -342,5 +363,79 @@ async fn acknowledge_on_an_alert_card_updates_it_in_place_and_a_bad_modal_is_ans
     let answer: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(answer["response_action"], "errors");
     assert!(answer["errors"]["title"].is_string(), "{answer}");
-    assert!(slack.rejections().is_empty(), "{:?}", slack.rejections());
+    assert!(rejections(&slack).is_empty(), "{:?}", rejections(&slack));
+}
+
+#[tokio::test]
+async fn a_member_not_in_the_file_is_linked_by_e_mail_and_can_act() {
+    let slack = slack_stub::start().await;
+    // carla has no Slack id in tocsin.example.toml; Slack knows her by her address.
+    slack.add_member("U0CARLA", "Carla@Example.com");
+    // dieter is looked up by address when Tocsin starts, before he types anything.
+    slack.add_member("U0DIETER", "dieter@example.com");
+    let tocsin = serve(&slack).await;
+    let reply = tocsin
+        .slash("U0CARLA", "C0GENERAL", "declare sev3 Search is slow", "T-9")
+        .await;
+    assert!(
+        text_of(&reply).contains("Declared INC-1 (sev3): Search is slow"),
+        "{reply}"
+    );
+    assert_eq!(slack.calls_to("users.info").len(), 1);
+    // Linked now: no second lookup.
+    let reply = tocsin.slash("U0CARLA", "C0GENERAL", "list", "T-10").await;
+    assert!(text_of(&reply).contains("INC-1"), "{reply}");
+    assert_eq!(slack.calls_to("users.info").len(), 1);
+    eventually("dieter looked up by e-mail", || {
+        slack
+            .calls_to("users.lookupByEmail")
+            .into_iter()
+            .find(|c| c["email"] == "dieter@example.com")
+    })
+    .await;
+    let mut added = Value::Null;
+    for attempt in 0..100 {
+        added = tocsin
+            .slash(
+                "U0CARLA",
+                "C0GENERAL",
+                "responders add INC-1 <@U0DIETER|dieter>",
+                &format!("T-add-{attempt}"),
+            )
+            .await;
+        if text_of(&added).contains("dieter joined INC-1") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(text_of(&added).contains("dieter joined INC-1"), "{added}");
+    let (channel, _) = eventually("the incident channel", || {
+        slack.channel_named("inc-1-search-is-slow")
+    })
+    .await;
+    eventually("dieter invited", || {
+        slack
+            .channel(&channel)
+            .filter(|c| c.members.contains("U0DIETER"))
+    })
+    .await;
+    // Someone Slack knows but the directory does not: told how to link.
+    slack.add_member("U0STRANGER", "stranger@elsewhere.example");
+    let reply = tocsin
+        .slash("U0STRANGER", "C0GENERAL", "declare sev3 Nope", "T-11")
+        .await;
+    assert!(
+        text_of(&reply).contains("not linked to a Tocsin user"),
+        "{reply}"
+    );
+}
+
+/// What the stub refused, but for `users_not_found`: Slack's answer when Tocsin looks up a
+/// directory user's e-mail that is not in the workspace, which it does for everyone at start.
+fn rejections(slack: &slack_stub::SlackStub) -> Vec<(String, String)> {
+    slack
+        .rejections()
+        .into_iter()
+        .filter(|(_, error)| error != "users_not_found")
+        .collect()
 }

@@ -248,7 +248,7 @@ async fn a_slash_command_envelope_declares_and_a_redelivered_event_changes_the_t
         "{:?}",
         slack.socket_frames()
     );
-    assert!(slack.rejections().is_empty(), "{:?}", slack.rejections());
+    assert!(rejections(&slack).is_empty(), "{:?}", rejections(&slack));
 }
 
 #[tokio::test]
@@ -306,7 +306,7 @@ async fn after_a_disconnect_the_bot_reconnects_and_keeps_answering_commands_and_
     .await;
     assert_eq!(ack["payload"]["response_action"], "errors", "{ack}");
     assert!(ack["payload"]["errors"]["title"].is_string(), "{ack}");
-    assert!(slack.rejections().is_empty(), "{:?}", slack.rejections());
+    assert!(rejections(&slack).is_empty(), "{:?}", rejections(&slack));
 
     // SIGTERM closes the connection and the process ends.
     let pid = tocsin
@@ -328,4 +328,14 @@ async fn after_a_disconnect_the_bot_reconnects_and_keeps_answering_commands_and_
         (slack.open_sockets() == 0).then_some(())
     })
     .await;
+}
+
+/// What the stub refused, but for `users_not_found`: Slack's answer when Tocsin looks up a
+/// directory user's e-mail that is not in the workspace, which it does for everyone at start.
+fn rejections(slack: &slack_stub::SlackStub) -> Vec<(String, String)> {
+    slack
+        .rejections()
+        .into_iter()
+        .filter(|(_, error)| error != "users_not_found")
+        .collect()
 }

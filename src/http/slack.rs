@@ -181,9 +181,70 @@ fn ephemeral_text(text: &str) -> Value {
 }
 
 /// A command run on its own task, so that it finishes even when Slack stops waiting.
-fn spawn_handle(core: &Core, invocation: Invocation) -> JoinHandle<Reply> {
+fn spawn_handle(
+    core: &Core,
+    client: &Option<Arc<SlackClient>>,
+    invocation: Invocation,
+) -> JoinHandle<Reply> {
     let core = core.clone();
-    tokio::spawn(async move { commands::handle(&core, &invocation).await })
+    let client = client.clone();
+    tokio::spawn(async move { handle(&core, client.as_deref(), &invocation).await })
+}
+
+/// [`commands::handle`], after linking a Slack member Tocsin does not know yet to the
+/// directory user with the same e-mail address (`users.info`, needing `users:read.email`),
+/// so people need not copy their member id into tocsin.toml.
+async fn handle(core: &Core, client: Option<&SlackClient>, invocation: &Invocation) -> Reply {
+    if let Some(client) = client {
+        link_by_email(core, client, &invocation.user).await;
+    }
+    commands::handle(core, invocation).await
+}
+
+async fn link_by_email(core: &Core, client: &SlackClient, member: &str) {
+    match core
+        .store
+        .user_by_chat_identity(adapters::slack::PLATFORM, member)
+        .await
+    {
+        Ok(None) => {}
+        Ok(Some(_)) => return,
+        Err(e) => {
+            tracing::warn!(error = %e, "looking up a Slack member");
+            return;
+        }
+    }
+    let email = match client.email_of(member).await {
+        Ok(Some(email)) => email,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!(member, error = %e, "Slack did not say who this member is");
+            return;
+        }
+    };
+    let user = match core.store.user_by_email(&email).await {
+        Ok(Some(user)) => user,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!(error = %e, "looking a member's e-mail up in the directory");
+            return;
+        }
+    };
+    match core
+        .store
+        .link_chat_identity(
+            adapters::slack::PLATFORM,
+            member,
+            &user.id,
+            core.clock.now(),
+        )
+        .await
+    {
+        Ok(()) => tracing::info!(member, user = %user.id, "Slack member linked by e-mail"),
+        Err(e) => {
+            tracing::warn!(member, user = %user.id, error = %e, "could not link a Slack member")
+        }
+    }
 }
 
 /// A command's reply, or the command still running at [`REPLY_DEADLINE`].
@@ -342,7 +403,7 @@ impl SlackHandler {
                 "Slack slash command"
             );
         }
-        let task = spawn_handle(&self.core, command.invocation.clone());
+        let task = spawn_handle(&self.core, &self.client, command.invocation.clone());
         match within_deadline(task).await? {
             Finished::InTime(reply) => Ok(self.slash_answer(&command, *reply).await),
             Finished::Late(task) => {
@@ -397,7 +458,7 @@ impl SlackHandler {
                 let client = self.client.clone();
                 tokio::spawn(async move {
                     for invocation in invocations {
-                        let reply = commands::handle(&core, &invocation).await;
+                        let reply = handle(&core, client.as_deref(), &invocation).await;
                         let to = ReplyTo {
                             invocation,
                             trigger_id: trigger_id.clone(),
@@ -413,7 +474,7 @@ impl SlackHandler {
                 response_url,
             } => {
                 tracing::info!(channel = %invocation.channel, "Slack message shortcut");
-                let task = spawn_handle(&self.core, invocation.clone());
+                let task = spawn_handle(&self.core, &self.client, invocation.clone());
                 let to = ReplyTo {
                     invocation,
                     trigger_id: String::new(),
@@ -431,7 +492,7 @@ impl SlackHandler {
                     trigger_id: String::new(),
                     response_url: None,
                 };
-                match within_deadline(spawn_handle(&self.core, invocation)).await? {
+                match within_deadline(spawn_handle(&self.core, &self.client, invocation)).await? {
                     Finished::InTime(reply) if !reply.field_errors.is_empty() => {
                         Ok(Some(render::modal_errors(&reply.field_errors)))
                     }
@@ -511,9 +572,10 @@ impl SlackHandler {
             return Ok(None);
         }
         let core = core.clone();
+        let client = self.client.clone();
         let handled = invocation.clone();
         let task = tokio::spawn(async move {
-            let reply = commands::handle(&core, &handled).await;
+            let reply = handle(&core, client.as_deref(), &handled).await;
             // Recorded once handled: a delivery that failed half-way is redone on retry.
             if let Some(key) = key {
                 match core.store.record_delivery(&key, core.clock.now()).await {

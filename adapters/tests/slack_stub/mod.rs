@@ -111,6 +111,7 @@ pub async fn start() -> SlackStub {
         channels: BTreeMap::new(),
         messages: BTreeMap::new(),
         dms: BTreeMap::new(),
+        members: BTreeMap::new(),
         responses: Vec::new(),
         next_id: 0,
         next_ts: 0,
@@ -208,6 +209,11 @@ impl SlackStub {
             .entry(method.to_owned())
             .or_default()
             .push_back(failure);
+    }
+
+    /// A workspace member with an e-mail address (users.info, users.lookupByEmail).
+    pub fn add_member(&self, id: &str, email: &str) {
+        self.lock().members.insert(id.to_owned(), email.to_owned());
     }
 
     /// A channel that exists before the test starts (a taken name); returns its id.
@@ -479,6 +485,8 @@ struct Inner {
     messages: BTreeMap<(String, String), StubMessage>,
     /// User -> DM channel id.
     dms: BTreeMap<String, String>,
+    /// Member id -> e-mail address, for users.info and users.lookupByEmail.
+    members: BTreeMap<String, String>,
     responses: Vec<StubResponse>,
     next_id: u64,
     next_ts: u64,
@@ -662,6 +670,27 @@ impl Inner {
                 }
                 message.pinned = true;
                 Ok(self.recorded(method))
+            }
+            "users.info" => {
+                let id = string(p, "user");
+                let email = self.members.get(&id).ok_or("user_not_found")?.clone();
+                let mut answer = self.recorded(method);
+                answer["user"]["id"] = id.into();
+                answer["user"]["profile"]["email"] = email.into();
+                Ok(answer)
+            }
+            "users.lookupByEmail" => {
+                let email = string(p, "email");
+                let id = self
+                    .members
+                    .iter()
+                    .find(|(_, e)| e.eq_ignore_ascii_case(&email))
+                    .map(|(id, _)| id.clone())
+                    .ok_or("users_not_found")?;
+                let mut answer = self.recorded(method);
+                answer["user"]["id"] = id.into();
+                answer["user"]["profile"]["email"] = email.into();
+                Ok(answer)
             }
             "views.open" => {
                 let view = json_param(p, "view").ok_or("invalid_arguments")?;
