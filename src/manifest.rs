@@ -124,6 +124,59 @@ mod tests {
         assert_eq!(committed, slack("https://tocsin.example.com", false));
     }
 
+    /// Every Web API method the Slack adapter calls is allowed by a scope the manifest asks
+    /// for, by the scopes Slack's own OpenAPI description lists for it (which uses the
+    /// classic names: `channels:write` is the bot's `channels:manage`, `chat:write:bot` its
+    /// `chat:write`).
+    #[test]
+    fn the_slack_manifest_asks_for_a_scope_of_every_method_the_adapter_calls() {
+        let fixtures = std::env::var("TOCSIN_FIXTURES").unwrap_or_else(|_| {
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures").to_owned()
+        });
+        let spec: Value = serde_json::from_str(
+            &std::fs::read_to_string(format!(
+                "{fixtures}/slack/web-api/slack_web_openapi_v2.json"
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        let granular = |scope: &str| match scope {
+            "channels:write" => "channels:manage".to_owned(),
+            "chat:write:bot" => "chat:write".to_owned(),
+            other => other.to_owned(),
+        };
+        let asked: Vec<&str> = SLACK_BOT_SCOPES.iter().map(|(s, _)| *s).collect();
+        for method in [
+            "conversations.create",
+            "conversations.invite",
+            "conversations.setTopic",
+            "conversations.open",
+            "pins.add",
+            "chat.postMessage",
+            "chat.postEphemeral",
+            "chat.update",
+            "users.info",
+            "users.lookupByEmail",
+            "views.open",
+        ] {
+            let operations = spec["paths"][format!("/{method}")]
+                .as_object()
+                .unwrap_or_else(|| panic!("{method} is not in Slack's description"));
+            let scopes: Vec<String> = operations
+                .values()
+                .flat_map(|op| op["security"].as_array().cloned().unwrap_or_default())
+                .flat_map(|s| s["slackAuth"].as_array().cloned().unwrap_or_default())
+                .filter_map(|s| s.as_str().map(granular))
+                .collect();
+            assert!(
+                scopes
+                    .iter()
+                    .any(|s| s == "none" || asked.contains(&s.as_str())),
+                "{method} needs one of {scopes:?}; the manifest asks for {asked:?}"
+            );
+        }
+    }
+
     #[test]
     fn the_slack_manifest_points_every_request_url_at_tocsin_unless_socket_mode() {
         let m = slack("https://ops.acme.com/", false);
