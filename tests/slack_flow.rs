@@ -4,6 +4,8 @@
 //! whole declare flow from a slash command, the Acknowledge button on an alert card (the
 //! card updated in place), a modal that does not validate, and a 429 waited out.
 
+mod support;
+
 #[path = "../adapters/tests/slack_stub/mod.rs"]
 mod slack_stub;
 
@@ -13,7 +15,6 @@ use std::time::Duration;
 
 use adapters::slack::verify;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tocsin");
@@ -22,7 +23,6 @@ const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 const ALERTMANAGER_KEY: &str = "slack-flow-alertmanager-key";
 /// alice's Slack id in tocsin.example.toml.
 const ALICE: &str = "U0123ABC";
-const PATIENCE: Duration = Duration::from_secs(30);
 
 struct Tocsin {
     _dir: tempfile::TempDir,
@@ -45,7 +45,8 @@ async fn serve(slack: &slack_stub::SlackStub) -> Tocsin {
     let dir = tempfile::tempdir().unwrap();
     let config: PathBuf = dir.path().join("tocsin.toml");
     std::fs::copy(EXAMPLE, &config).unwrap();
-    let mut child = Command::new(BIN)
+    let mut command = Command::new(BIN);
+    command
         .arg("serve")
         .env("TOCSIN_CONFIG", &config)
         .env(
@@ -58,23 +59,9 @@ async fn serve(slack: &slack_stub::SlackStub) -> Tocsin {
         .env("TOCSIN_SLACK_API_URL", slack.url())
         .env("CHECKOUT_ALERTMANAGER_KEY", ALERTMANAGER_KEY)
         .env_remove("RUST_LOG")
-        .current_dir(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let base = tokio::time::timeout(PATIENCE, async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(url) = line.strip_prefix("listening on ") {
-                return url.to_owned();
-            }
-        }
-        panic!("tocsin serve exited before listening");
-    })
-    .await
-    .expect("tocsin serve did not start listening");
+        .current_dir(dir.path());
+    command.stderr(Stdio::null());
+    let (child, base) = support::start_serving(command).await;
     Tocsin {
         _dir: dir,
         child,
@@ -131,18 +118,6 @@ impl Tocsin {
     }
 }
 
-/// Waits until `check` finds what it looks for in the stub's calls.
-async fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        if let Some(found) = check() {
-            return found;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "never saw {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 fn text_of(v: &Value) -> String {
     v.to_string()
 }
@@ -183,11 +158,11 @@ async fn a_slash_command_declares_and_slack_gets_the_channel_people_topic_pinned
         .await;
     assert!(text_of(&again).contains("Declared INC-1"), "{again}");
 
-    let (channel, _) = eventually("the incident channel", || {
+    let (channel, _) = support::until("the incident channel", || {
         slack.channel_named("inc-1-checkout-is-failing")
     })
     .await;
-    let pinned = eventually("the pinned card", || {
+    let pinned = support::until("the pinned card", || {
         slack
             .calls_to("pins.add")
             .into_iter()
@@ -210,7 +185,7 @@ async fn a_slash_command_declares_and_slack_gets_the_channel_people_topic_pinned
     );
     // The announcement, in #incidents; one channel and one card however often delivered,
     // and the 429 was answered by waiting.
-    eventually("the announcement", || {
+    support::until("the announcement", || {
         slack
             .calls_to("chat.postMessage")
             .into_iter()
@@ -264,7 +239,7 @@ async fn acknowledge_on_an_alert_card_updates_it_in_place_and_a_bad_modal_is_ans
     assert!(r.status().is_success(), "{}", r.text().await.unwrap());
 
     // The alert card in #alerts, with its Acknowledge button carrying the alert id.
-    let (card_call, ack) = eventually("an alert card with an Acknowledge button", || {
+    let (card_call, ack) = support::until("an alert card with an Acknowledge button", || {
         slack
             .calls_to("chat.postMessage")
             .into_iter()
@@ -286,7 +261,7 @@ async fn acknowledge_on_an_alert_card_updates_it_in_place_and_a_bad_modal_is_ans
     assert_eq!(card_call["channel"], "alerts");
     // The page: a direct message (conversations.open, then the card in that DM) with the
     // alert's Acknowledge and Escalate buttons, which act for whoever presses them.
-    let page = eventually("the page by direct message", || {
+    let page = support::until("the page by direct message", || {
         slack.calls_to("chat.postMessage").into_iter().find(|c| {
             c["channel"].as_str().is_some_and(|ch| ch.starts_with('D'))
                 && text_of(c).contains("You are paged")
@@ -319,7 +294,7 @@ async fn acknowledge_on_an_alert_card_updates_it_in_place_and_a_bad_modal_is_ans
         }))
         .await;
     assert_eq!(status, 200);
-    let updated = eventually("the card updated in place", || {
+    let updated = support::until("the card updated in place", || {
         let updates = slack.calls_to("chat.update");
         (updates.len() > before_updates).then(|| updates.last().cloned().unwrap())
     })
@@ -329,7 +304,7 @@ async fn acknowledge_on_an_alert_card_updates_it_in_place_and_a_bad_modal_is_ans
             || text_of(&updated).contains("acknowledged"),
         "{updated}"
     );
-    let answered = eventually("the reply on the response URL", || {
+    let answered = support::until("the reply on the response URL", || {
         slack.responses().into_iter().find(|r| r.id == "ack-1")
     })
     .await;
@@ -386,7 +361,7 @@ async fn a_member_not_in_the_file_is_linked_by_e_mail_and_can_act() {
     let reply = tocsin.slash("U0CARLA", "C0GENERAL", "list", "T-10").await;
     assert!(text_of(&reply).contains("INC-1"), "{reply}");
     assert_eq!(slack.calls_to("users.info").len(), 1);
-    eventually("dieter looked up by e-mail", || {
+    support::until("dieter looked up by e-mail", || {
         slack
             .calls_to("users.lookupByEmail")
             .into_iter()
@@ -409,11 +384,11 @@ async fn a_member_not_in_the_file_is_linked_by_e_mail_and_can_act() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(text_of(&added).contains("dieter joined INC-1"), "{added}");
-    let (channel, _) = eventually("the incident channel", || {
+    let (channel, _) = support::until("the incident channel", || {
         slack.channel_named("inc-1-search-is-slow")
     })
     .await;
-    eventually("dieter invited", || {
+    support::until("dieter invited", || {
         slack
             .channel(&channel)
             .filter(|c| c.members.contains("U0DIETER"))

@@ -6,6 +6,8 @@
 //! followed by a new connection that keeps working, down to a modal's field errors in an
 //! acknowledgement, until SIGTERM closes it.
 
+mod support;
+
 #[path = "../adapters/tests/slack_stub/mod.rs"]
 mod slack_stub;
 
@@ -15,7 +17,6 @@ use std::time::Duration;
 
 use bot_core::model::{Subject, TimelineKind};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tocsin");
@@ -50,7 +51,8 @@ async fn serve(slack: &slack_stub::SlackStub) -> Tocsin {
     let dir = tempfile::tempdir().unwrap();
     let config: PathBuf = dir.path().join("tocsin.toml");
     std::fs::copy(EXAMPLE, &config).unwrap();
-    let mut child = Command::new(BIN)
+    let mut command = Command::new(BIN);
+    command
         .arg("serve")
         .env("TOCSIN_CONFIG", &config)
         .env(
@@ -63,40 +65,14 @@ async fn serve(slack: &slack_stub::SlackStub) -> Tocsin {
         .env_remove("SLACK_SIGNING_SECRET")
         .env("TOCSIN_SLACK_API_URL", slack.url())
         .env_remove("RUST_LOG")
-        .current_dir(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let base = tokio::time::timeout(PATIENCE, async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(url) = line.strip_prefix("listening on ") {
-                return url.to_owned();
-            }
-        }
-        panic!("tocsin serve exited before listening");
-    })
-    .await
-    .expect("tocsin serve did not start listening");
-    eventually("the Socket Mode connection", || {
+        .current_dir(dir.path());
+    command.stderr(Stdio::null());
+    let (child, base) = support::start_serving(command).await;
+    support::until("the Socket Mode connection", || {
         (slack.open_sockets() == 1).then_some(())
     })
     .await;
     Tocsin { dir, child, base }
-}
-
-/// Waits until `check` finds what it looks for.
-async fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        if let Some(found) = check() {
-            return found;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "never saw {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// A slash command's payload as Socket Mode delivers it (the form's fields, as JSON).
@@ -128,7 +104,7 @@ fn fixture_json(path: &str) -> Value {
 /// Pushes an envelope and waits for its acknowledgement.
 async fn acknowledged(slack: &slack_stub::SlackStub, kind: &str, payload: Value) -> Value {
     let envelope_id = slack.push(kind, payload);
-    let ack = eventually(&format!("the acknowledgement of {envelope_id}"), || {
+    let ack = support::until(&format!("the acknowledgement of {envelope_id}"), || {
         slack.ack(&envelope_id)
     })
     .await;
@@ -159,11 +135,11 @@ async fn a_slash_command_envelope_declares_and_a_redelivered_event_changes_the_t
             .contains("Declared INC-1 (sev2): Checkout is failing"),
         "{ack}"
     );
-    let (channel, created) = eventually("the incident channel", || {
+    let (channel, created) = support::until("the incident channel", || {
         slack.channel_named("inc-1-checkout-is-failing")
     })
     .await;
-    eventually("alice invited", || {
+    support::until("alice invited", || {
         slack
             .channel(&channel)
             .filter(|c| c.members.contains(ALICE))
@@ -222,7 +198,7 @@ async fn a_slash_command_envelope_declares_and_a_redelivered_event_changes_the_t
     }
 
     let redelivery = slack.push_envelope_with_retry("events_api", event, 1, "timeout");
-    eventually("the redelivery's acknowledgement", || {
+    support::until("the redelivery's acknowledgement", || {
         slack.ack(&redelivery)
     })
     .await;
@@ -258,7 +234,7 @@ async fn after_a_disconnect_the_bot_reconnects_and_keeps_answering_commands_and_
     assert_eq!(slack.calls_to("apps.connections.open").len(), 1);
 
     slack.disconnect("refresh_requested");
-    eventually("a second connection", || {
+    support::until("a second connection", || {
         (slack.socket_connections() == 2 && slack.open_sockets() == 1).then_some(())
     })
     .await;
@@ -276,7 +252,7 @@ async fn after_a_disconnect_the_bot_reconnects_and_keeps_answering_commands_and_
             .contains("Declared INC-1 (sev3): Search is slow"),
         "{ack}"
     );
-    eventually("the incident channel", || {
+    support::until("the incident channel", || {
         slack.channel_named("inc-1-search-is-slow")
     })
     .await;
@@ -324,7 +300,7 @@ async fn after_a_disconnect_the_bot_reconnects_and_keeps_answering_commands_and_
         .expect("tocsin serve stops on SIGTERM")
         .unwrap();
     assert!(exited.success(), "{exited:?}");
-    eventually("the connection closed", || {
+    support::until("the connection closed", || {
         (slack.open_sockets() == 0).then_some(())
     })
     .await;

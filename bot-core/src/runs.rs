@@ -149,56 +149,59 @@ impl Core {
 
     /// The confirmation button: queues a run that waits for it.
     pub async fn confirm_action(&self, actor_label: &str, id: uuid::Uuid) -> CoreResult<ActionRun> {
-        let now = self.clock.now();
-        let run = self.store.get_action_run(id).await?;
-        Ok(self
-            .store
-            .transition_action_run(ActionRunTransition {
-                id,
-                from: vec![ActionRunState::AwaitingConfirmation],
-                to: ActionRunState::Queued,
-                update: ActionRunUpdate::default(),
-                at: now,
-                audit: Some(audit(
-                    &run,
-                    actor_label,
-                    AuditEvent::Confirmed,
-                    "confirmed",
-                    now,
-                )),
-                timeline: None,
-                jobs: vec![run_job(id, now)],
-            })
-            .await?)
+        self.answer_confirmation(actor_label, id, true).await
     }
 
+    /// The cancel button: the run never happens.
     pub async fn cancel_action(&self, actor_label: &str, id: uuid::Uuid) -> CoreResult<ActionRun> {
+        self.answer_confirmation(actor_label, id, false).await
+    }
+
+    /// Moves a run waiting for confirmation on: queued (with its job) or cancelled (with a
+    /// timeline entry), audited either way. A run no longer waiting is a Conflict.
+    async fn answer_confirmation(
+        &self,
+        actor_label: &str,
+        id: uuid::Uuid,
+        confirmed: bool,
+    ) -> CoreResult<ActionRun> {
         let now = self.clock.now();
         let run = self.store.get_action_run(id).await?;
+        let (to, event, detail) = if confirmed {
+            (ActionRunState::Queued, AuditEvent::Confirmed, "confirmed")
+        } else {
+            (
+                ActionRunState::Cancelled,
+                AuditEvent::Cancelled,
+                "cancelled",
+            )
+        };
+        let timeline = match (confirmed, run.incident_id) {
+            (false, Some(incident)) => Some(NewTimelineEntry {
+                subject: Subject::Incident(incident),
+                at: now,
+                kind: TimelineKind::ActionRun,
+                actor: actor_label.to_owned(),
+                text: format!("Cancelled {}", describe(&run.action, &run.args)),
+                data: json!({ "run_id": run.id }),
+            }),
+            _ => None,
+        };
         Ok(self
             .store
             .transition_action_run(ActionRunTransition {
                 id,
                 from: vec![ActionRunState::AwaitingConfirmation],
-                to: ActionRunState::Cancelled,
+                to,
                 update: ActionRunUpdate::default(),
                 at: now,
-                audit: Some(audit(
-                    &run,
-                    actor_label,
-                    AuditEvent::Cancelled,
-                    "cancelled",
-                    now,
-                )),
-                timeline: run.incident_id.map(|incident| NewTimelineEntry {
-                    subject: Subject::Incident(incident),
-                    at: now,
-                    kind: TimelineKind::ActionRun,
-                    actor: actor_label.to_owned(),
-                    text: format!("Cancelled {}", describe(&run.action, &run.args)),
-                    data: json!({ "run_id": run.id }),
-                }),
-                jobs: Vec::new(),
+                audit: Some(audit(&run, actor_label, event, detail, now)),
+                timeline,
+                jobs: if confirmed {
+                    vec![run_job(id, now)]
+                } else {
+                    Vec::new()
+                },
             })
             .await?)
     }

@@ -206,28 +206,7 @@ pub(super) fn check(actions: &[ActionConfig], roles: &RolesConfig, c: &mut Check
         }
         let params = check_params(&action.params, &at, c);
         for (path, template) in action.templates(&at) {
-            match adapters::actions::placeholders(template) {
-                Err(why) => c.report(&path, Part::Value, why),
-                Ok(found) => {
-                    for p in found {
-                        match p {
-                            adapters::actions::Placeholder::Param(name)
-                                if !params.contains(name.as_str()) =>
-                            {
-                                c.report(
-                                    &path,
-                                    Part::Value,
-                                    format!("`{{{name}}}` is not a parameter of this action"),
-                                );
-                            }
-                            adapters::actions::Placeholder::Env(name) => {
-                                c.env_var(&path, &name);
-                            }
-                            _ => {}
-                        }
-                    }
-                }
-            }
+            check_template(c, &path, template, &params, true);
         }
         for (key, value) in [
             ("timeout", &action.timeout),
@@ -305,35 +284,7 @@ pub(super) fn check(actions: &[ActionConfig], roles: &RolesConfig, c: &mut Check
                     repo_name(c, &at.key("repo"), repo);
                 }
                 for (k, v) in action.inputs.iter().flatten() {
-                    let path = at.key("inputs").key(k);
-                    let found = match adapters::actions::placeholders(v) {
-                        Ok(found) => found,
-                        Err(why) => {
-                            c.report(&path, Part::Value, why);
-                            continue;
-                        }
-                    };
-                    for p in found {
-                        match p {
-                            adapters::actions::Placeholder::Param(name)
-                                if !params.contains(name.as_str()) =>
-                            {
-                                c.report(
-                                    &path,
-                                    Part::Value,
-                                    format!("`{{{name}}}` is not a parameter of this action"),
-                                );
-                            }
-                            adapters::actions::Placeholder::Env(_) => c.report(
-                                &path,
-                                Part::Value,
-                                "workflow inputs cannot hold secrets; use the repository's \
-                                 Actions secrets"
-                                    .into(),
-                            ),
-                            _ => {}
-                        }
-                    }
+                    check_template(c, &at.key("inputs").key(k), v, &params, false);
                 }
             }
             _ => {}
@@ -357,6 +308,39 @@ pub(super) fn check(actions: &[ActionConfig], roles: &RolesConfig, c: &mut Check
                 Part::Value,
                 "name the group by its id".into(),
             );
+        }
+    }
+}
+
+/// Checks a template's placeholders: each `{param}` names a parameter of the action, and
+/// each `${NAME}` is an environment variable name (where secrets may appear at all).
+fn check_template(
+    c: &mut Checker,
+    path: &KeyPath,
+    template: &str,
+    params: &HashSet<&str>,
+    secrets_allowed: bool,
+) {
+    let found = match adapters::actions::placeholders(template) {
+        Ok(found) => found,
+        Err(why) => return c.report(path, Part::Value, why),
+    };
+    for placeholder in found {
+        match placeholder {
+            adapters::actions::Placeholder::Param(name) if !params.contains(name.as_str()) => {
+                c.report(
+                    path,
+                    Part::Value,
+                    format!("`{{{name}}}` is not a parameter of this action"),
+                );
+            }
+            adapters::actions::Placeholder::Env(name) if secrets_allowed => c.env_var(path, &name),
+            adapters::actions::Placeholder::Env(_) => c.report(
+                path,
+                Part::Value,
+                "workflow inputs cannot hold secrets; use the repository's Actions secrets".into(),
+            ),
+            _ => {}
         }
     }
 }

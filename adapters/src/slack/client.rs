@@ -639,17 +639,7 @@ mod tests {
     use super::*;
     use bot_core::chat::{Button, ButtonStyle, Dialog, DialogField, DialogFieldKind, Field, Tone};
 
-    fn fixture(name: &str) -> Value {
-        let root = std::env::var_os("TOCSIN_FIXTURES")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|| {
-                concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures").into()
-            });
-        let path = root.join("slack").join(name);
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-        serde_json::from_str(&text).expect("fixture is JSON")
-    }
+    use crate::slack::test_fixture as fixture;
 
     #[test]
     fn method_tiers_are_slacks() {

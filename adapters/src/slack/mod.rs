@@ -18,3 +18,16 @@ pub mod verify;
 
 /// The platform's name in configuration (`[users.chat] slack = "U…"`) and job queues.
 pub const PLATFORM: &str = "slack";
+
+/// A Slack fixture from the shared folder (`TOCSIN_FIXTURES`, else `../shared/fixtures`
+/// beside the checkout), for the unit tests.
+#[cfg(test)]
+pub(crate) fn test_fixture(name: &str) -> serde_json::Value {
+    let root = std::env::var_os("TOCSIN_FIXTURES")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures").into());
+    let path = root.join("slack").join(name);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    serde_json::from_str(&text).expect("fixture is JSON")
+}
