@@ -507,6 +507,7 @@ pub async fn serve(config: Config, database_url: &str, listen: &str) -> anyhow::
             .with_twilio(notifiers.twilio)
             .with_slack(slack_inbound),
     );
+    let shutdown = shutdown_signal();
     tracing::info!(%addr, backend = core.store.backend(), "listening");
     // A stable line on stdout for scripts and tests that started us on port 0.
     println!("listening on http://{addr}");
@@ -528,7 +529,7 @@ pub async fn serve(config: Config, database_url: &str, listen: &str) -> anyhow::
         let _ = http_stop.wait_for(|stop| *stop).await;
     });
     let signals = async {
-        shutdown_signal().await;
+        shutdown.await;
         tracing::info!("shutting down: finishing in-flight requests and jobs");
         let _ = stop_tx.send(true);
     };
@@ -541,27 +542,36 @@ pub async fn serve(config: Config, database_url: &str, listen: &str) -> anyhow::
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// SIGTERM or Ctrl-C. The handlers are installed when this is called, not when it is
+/// first awaited, so a signal that arrives right after start-up is not missed (and does not
+/// kill the process the default way).
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    let handlers = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        )
+    };
+    async move {
+        #[cfg(unix)]
+        match handlers {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {},
+                    _ = int.recv() => {},
+                }
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await
+            (term, int) => {
+                for e in [term.err(), int.err()].into_iter().flatten() {
+                    tracing::warn!(error = %e, "cannot listen for signals");
+                }
+                let _ = tokio::signal::ctrl_c().await;
             }
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 
