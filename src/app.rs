@@ -58,6 +58,28 @@ pub fn directory(config: &Config) -> Directory {
     directory
 }
 
+/// Discord's client settings when it is set up: `[discord]` in the file and `DISCORD_TOKEN`
+/// and `DISCORD_APPLICATION_ID` in the environment (`TOCSIN_DISCORD_API_URL` overrides the
+/// API's address).
+pub fn discord_settings(config: &Config) -> Option<adapters::discord::client::DiscordSettings> {
+    let discord = config.discord.as_ref()?;
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let token = env("DISCORD_TOKEN")?;
+    let Some(application_id) = env("DISCORD_APPLICATION_ID") else {
+        tracing::warn!("DISCORD_TOKEN is set but DISCORD_APPLICATION_ID is not: Discord stays off");
+        return None;
+    };
+    Some(adapters::discord::client::DiscordSettings {
+        token,
+        api_url: env("TOCSIN_DISCORD_API_URL")
+            .unwrap_or_else(|| adapters::discord::client::DEFAULT_API_URL.to_owned()),
+        application_id,
+        guild_id: discord.guild_id.clone(),
+        category_id: discord.category_id.clone(),
+        announcements_channel: discord.announcements_channel.clone(),
+    })
+}
+
 /// Whether Slack is set up in this environment (`SLACK_BOT_TOKEN`).
 pub fn slack_enabled() -> bool {
     std::env::var("SLACK_BOT_TOKEN").is_ok_and(|t| !t.trim().is_empty())
@@ -94,6 +116,9 @@ pub fn core(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: &Config) -> Co
     // console's declare also opens the Slack channel; `serve` runs them.
     if slack_enabled() {
         chat_platforms.push(adapters::slack::PLATFORM.to_owned());
+    }
+    if discord_settings(config).is_some() {
+        chat_platforms.push(adapters::discord::PLATFORM.to_owned());
     }
     let services = config
         .services
@@ -475,6 +500,27 @@ pub async fn serve(config: Config, database_url: &str, listen: &str) -> anyhow::
              but nothing else can be sent to Slack"
         );
     }
+    let discord = discord_settings(&config)
+        .map(adapters::discord::client::DiscordClient::new)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("setting up Discord: {e}"))?
+        .map(Arc::new);
+    if let Some(discord) = &discord {
+        handlers = handlers
+            .merge(ChatEffects::handlers(&core, discord.clone()))
+            .merge(bot_core::escalation::PageByChat::handlers(
+                core.clone(),
+                discord.clone(),
+            ));
+        queues.push(bot_core::ops::chat_queue(adapters::discord::PLATFORM));
+    }
+    let discord_inbound = match std::env::var("DISCORD_PUBLIC_KEY") {
+        Ok(key) if !key.trim().is_empty() => Some(http::DiscordInbound {
+            public_key: key,
+            client: discord.clone(),
+        }),
+        _ => None,
+    };
     let slack_inbound = match std::env::var("SLACK_SIGNING_SECRET") {
         Ok(secret) if !secret.trim().is_empty() => Some(http::SlackInbound {
             signing_secret: secret,
@@ -505,7 +551,8 @@ pub async fn serve(config: Config, database_url: &str, listen: &str) -> anyhow::
     let app = http::router(
         http::AppState::new(core.clone())
             .with_twilio(notifiers.twilio)
-            .with_slack(slack_inbound),
+            .with_slack(slack_inbound)
+            .with_discord(discord_inbound),
     );
     let shutdown = shutdown_signal();
     tracing::info!(%addr, backend = core.store.backend(), "listening");

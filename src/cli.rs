@@ -376,6 +376,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 serde_json::to_string_pretty(&crate::manifest::slack(&url, socket_mode))?
             );
         }
+        Command::Manifest {
+            platform: Platform::Discord,
+            ..
+        } => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&crate::manifest::discord_commands())?
+            );
+        }
         Command::Manifest { platform, .. } => {
             anyhow::bail!(
                 "`tocsin manifest {}` is not available yet: the {:?} adapter comes in a later release",

@@ -34,6 +34,8 @@ const CHAT_PLATFORMS: [&str; 4] = ["console", "slack", "discord", "teams"];
 pub struct Config {
     pub incidents: IncidentsConfig,
     pub console: ConsoleConfig,
+    /// Discord: where incident channels go; absent, Discord is off.
+    pub discord: Option<DiscordConfig>,
     pub users: Vec<UserConfig>,
     pub teams: Vec<TeamConfig>,
     pub schedules: Vec<ScheduleConfig>,
@@ -134,6 +136,18 @@ impl Default for IncidentsConfig {
             channel_name: None,
         }
     }
+}
+
+/// `[discord]`: the guild (server) Tocsin works in. The bot's credentials come from the
+/// environment: `DISCORD_TOKEN`, `DISCORD_APPLICATION_ID`, `DISCORD_PUBLIC_KEY`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct DiscordConfig {
+    /// The guild's id (Server Settings → Widget, or Developer Mode → Copy Server ID).
+    pub guild_id: String,
+    /// The category incident channels are created in, if any.
+    pub category_id: Option<String>,
+    /// The channel id where new incidents are announced, if any.
+    pub announcements_channel: Option<String>,
 }
 
 /// `[console]`: the terminal chat platform (`tocsin console`).

@@ -111,11 +111,60 @@ pub fn slack(url: &str, socket_mode: bool) -> Value {
     })
 }
 
+/// The Discord application commands (`/incident`, `/oncall`), as the JSON array that
+/// `PUT /applications/{application_id}/commands` takes.
+pub fn discord_commands() -> Value {
+    adapters::discord::commands::definitions()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const COMMITTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/manifests/slack/manifest.json");
+
+    const DISCORD_COMMITTED: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/manifests/discord/commands.json"
+    );
+
+    #[test]
+    fn the_committed_discord_commands_are_the_ones_printed_and_within_discords_limits() {
+        let committed: Value =
+            serde_json::from_str(&std::fs::read_to_string(DISCORD_COMMITTED).unwrap()).unwrap();
+        assert_eq!(committed, discord_commands());
+        // Discord refuses a whole bulk overwrite for one name, description or count over
+        // its limits.
+        fn check(d: &Value, path: &str, problems: &mut Vec<String>) {
+            let name = d["name"].as_str().unwrap_or_default();
+            let path = format!("{path}/{name}");
+            if !(1..=32).contains(&name.chars().count())
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_".contains(c))
+            {
+                problems.push(format!("{path}: name"));
+            }
+            let description = d["description"].as_str().unwrap_or_default();
+            if !(1..=100).contains(&description.chars().count()) {
+                problems.push(format!("{path}: description"));
+            }
+            let options = d["options"].as_array().cloned().unwrap_or_default();
+            if options.len() > 25 || d["choices"].as_array().is_some_and(|c| c.len() > 25) {
+                problems.push(format!("{path}: more than 25 options or choices"));
+            }
+            for o in &options {
+                check(o, &path, problems);
+            }
+        }
+        let mut problems = Vec::new();
+        let commands = committed.as_array().unwrap();
+        assert!(commands.len() <= 100, "at most 100 global commands");
+        for c in commands {
+            check(c, "", &mut problems);
+        }
+        assert!(problems.is_empty(), "{problems:#?}");
+    }
 
     #[test]
     fn the_committed_slack_manifest_is_the_one_printed() {

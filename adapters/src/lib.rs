@@ -6,6 +6,7 @@
 pub mod actions;
 pub mod alerts;
 pub mod console;
+pub mod discord;
 pub mod github;
 pub mod notify;
 pub mod slack;

@@ -3,6 +3,7 @@
 
 mod ack;
 mod api;
+mod discord;
 mod error;
 mod extract;
 mod ingest;
@@ -26,6 +27,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+pub use discord::DiscordInbound;
 pub use error::ApiError;
 pub use extract::parse_json;
 pub use slack::{Redelivery, SlackHandler, SlackInbound};
@@ -45,6 +47,8 @@ pub struct AppState {
     pub twilio: Option<TwilioInbound>,
     /// Set when Slack is configured (`SLACK_SIGNING_SECRET`): the `/slack/…` routes need it.
     pub slack: Option<Arc<SlackInbound>>,
+    /// Set when Discord is configured (`DISCORD_PUBLIC_KEY`): `/discord/interactions` needs it.
+    pub discord: Option<Arc<DiscordInbound>>,
 }
 
 impl AppState {
@@ -54,6 +58,7 @@ impl AppState {
             metrics: metrics_recorder(),
             twilio: None,
             slack: None,
+            discord: None,
         }
     }
 
@@ -64,6 +69,11 @@ impl AppState {
 
     pub fn with_slack(mut self, slack: Option<SlackInbound>) -> Self {
         self.slack = slack.map(Arc::new);
+        self
+    }
+
+    pub fn with_discord(mut self, discord: Option<DiscordInbound>) -> Self {
+        self.discord = discord.map(Arc::new);
         self
     }
 }
@@ -97,6 +107,7 @@ pub fn router(state: AppState) -> Router {
         .merge(oncall::routes())
         .merge(twilio::routes())
         .merge(slack::routes())
+        .merge(discord::routes())
         .merge(ops::routes())
         .merge(openapi::routes())
         .fallback(|| async { ApiError::not_found("no such route") })

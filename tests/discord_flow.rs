@@ -1,0 +1,215 @@
+//! Discord end to end: the real `tocsin serve` binary, interactions signed with a test
+//! Ed25519 key as Discord signs them, and a stub Discord REST API on loopback that refuses
+//! any call whose route, method or body is not in Discord's published OpenAPI description
+//! (adapters/tests/discord_stub). Through it: the declare flow from the `/incident declare`
+//! command, with a 429 waited out.
+
+mod support;
+
+#[path = "../adapters/tests/discord_stub/mod.rs"]
+mod discord_stub;
+
+use std::process::Stdio;
+
+use adapters::discord::verify;
+use serde_json::{Value, json};
+use tokio::process::{Child, Command};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tocsin");
+const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tocsin.example.toml");
+/// The test application's secret key: fixed, public, for these tests only.
+const SECRET: [u8; 32] = [7; 32];
+/// alice's Discord id in tocsin.example.toml.
+const ALICE: &str = "80351110224678912";
+
+struct Tocsin {
+    _dir: tempfile::TempDir,
+    _child: Child,
+    base: String,
+    http: reqwest::Client,
+}
+
+async fn serve(discord: &discord_stub::DiscordStub, announcements: &str) -> Tocsin {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("tocsin.toml");
+    let example = std::fs::read_to_string(EXAMPLE).unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "{example}\n[discord]\nguild_id = \"{}\"\nannouncements_channel = \"{announcements}\"\n",
+            discord.guild_id()
+        ),
+    )
+    .unwrap();
+    let mut command = Command::new(BIN);
+    command
+        .arg("serve")
+        .env("TOCSIN_CONFIG", &config)
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("tocsin.db").display()),
+        )
+        .env("TOCSIN_LISTEN", "127.0.0.1:0")
+        .env("DISCORD_TOKEN", discord.token())
+        .env("DISCORD_APPLICATION_ID", discord.application_id())
+        .env("DISCORD_PUBLIC_KEY", verify::public_key_hex(&SECRET))
+        .env("TOCSIN_DISCORD_API_URL", discord.url())
+        .env_remove("SLACK_BOT_TOKEN")
+        .env_remove("RUST_LOG")
+        .current_dir(dir.path())
+        .stderr(Stdio::null());
+    let (child, base) = support::start_serving(command).await;
+    Tocsin {
+        _dir: dir,
+        _child: child,
+        base,
+        http: reqwest::Client::new(),
+    }
+}
+
+impl Tocsin {
+    async fn interaction(&self, body: &Value) -> (u16, Value) {
+        let body = body.to_string();
+        let timestamp = chrono::Utc::now().timestamp().to_string();
+        let signature = verify::sign(&SECRET, &timestamp, body.as_bytes());
+        let response = self
+            .http
+            .post(format!("{}/discord/interactions", self.base))
+            .header("content-type", "application/json")
+            .header(verify::TIMESTAMP_HEADER, timestamp)
+            .header(verify::SIGNATURE_HEADER, signature)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+}
+
+/// `/incident declare` as Discord sends it from a guild channel.
+fn declare(id: &str, title: &str) -> Value {
+    json!({
+        "type": 2,
+        "id": id,
+        "application_id": "775799577604522054",
+        "token": format!("interaction-token-{id}"),
+        "version": 1,
+        "guild_id": "290926798626357250",
+        "channel_id": "645027906669510667",
+        "member": {
+            "user": { "id": ALICE, "username": "alice", "discriminator": "0" },
+            "roles": [],
+            "permissions": "2147483647"
+        },
+        "data": {
+            "type": 1, "name": "incident", "id": "771825006014889984",
+            "options": [{ "type": 1, "name": "declare", "options": [
+                { "type": 3, "name": "severity", "value": "sev2" },
+                { "type": 3, "name": "title", "value": title }
+            ]}]
+        }
+    })
+}
+
+fn text(v: &Value) -> String {
+    v.to_string()
+}
+
+#[tokio::test]
+async fn declaring_from_discord_opens_the_channel_adds_people_pins_the_card_and_announces() {
+    let discord = discord_stub::start().await;
+    let announcements = discord.add_channel("incidents");
+    // The first card post is rate limited: Tocsin waits the second Discord asks for.
+    discord.fail_next(
+        "create_message",
+        discord_stub::Failure::RateLimited {
+            retry_after_secs: 1.0,
+            global: false,
+        },
+    );
+    let tocsin = serve(&discord, &announcements).await;
+
+    let (status, answer) = tocsin
+        .interaction(&declare("1100000000000000001", "Checkout is failing"))
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["type"], 4, "{answer}");
+    assert!(
+        text(&answer).contains("Declared INC-1 (sev2): Checkout is failing"),
+        "{answer}"
+    );
+    // The same interaction delivered again declares nothing more.
+    let (_, again) = tocsin
+        .interaction(&declare("1100000000000000001", "Checkout is failing"))
+        .await;
+    assert_eq!(again["type"], 4, "{again}");
+
+    let channel = support::until("the incident channel", || {
+        discord
+            .channels_named("inc-1-checkout-is-failing")
+            .into_iter()
+            .next()
+    })
+    .await;
+    assert!(
+        channel
+            .topic
+            .as_deref()
+            .is_some_and(|t| t.starts_with("INC-1 · sev2")),
+        "{channel:?}"
+    );
+    support::until("alice added to the channel", || {
+        discord
+            .channel(&channel.id)
+            .filter(|c| c.overwrites.contains_key(ALICE))
+    })
+    .await;
+    let pinned = support::until("the pinned card", || {
+        discord
+            .calls_to("create_pin")
+            .into_iter()
+            .find(|c| c.status < 300)
+    })
+    .await;
+    assert!(
+        pinned
+            .path
+            .starts_with(&format!("/channels/{}/", channel.id)),
+        "{pinned:?}"
+    );
+    let card = support::until("the card in the channel", || {
+        discord
+            .calls_to("create_message")
+            .into_iter()
+            .find(|c| c.status < 300 && c.path == format!("/channels/{}/messages", channel.id))
+    })
+    .await;
+    assert!(
+        text(&card.body).contains("INC-1 Checkout is failing"),
+        "{:?}",
+        card.body
+    );
+    support::until("the announcement", || {
+        discord
+            .calls_to("create_message")
+            .into_iter()
+            .find(|c| c.status < 300 && c.path == format!("/channels/{announcements}/messages"))
+    })
+    .await;
+    // One 429, then each message once; one channel however often delivered; nothing the
+    // stub had to refuse.
+    let refused: Vec<_> = discord
+        .calls()
+        .into_iter()
+        .filter(|c| c.status >= 400 && c.status != 429)
+        .collect();
+    assert!(refused.is_empty(), "{refused:?}");
+    assert_eq!(discord.channels_named("inc-1-checkout-is-failing").len(), 1);
+    let limited = discord
+        .calls_to("create_message")
+        .into_iter()
+        .filter(|c| c.status == 429)
+        .count();
+    assert_eq!(limited, 1);
+}
