@@ -69,6 +69,11 @@ pub enum Command {
         #[command(subcommand)]
         command: HeartbeatCommand,
     },
+    /// Discord: install the application commands
+    Discord {
+        #[command(subcommand)]
+        command: DiscordCommand,
+    },
     /// Print the app manifest for a chat platform
     Manifest {
         platform: Platform,
@@ -105,6 +110,20 @@ pub enum KindArg {
     Grafana,
     Pagerduty,
     Generic,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DiscordCommand {
+    /// Install /incident and /oncall (a bulk overwrite, the same JSON `tocsin manifest
+    /// discord` prints) in the [discord] guild, another guild, or globally
+    Register {
+        /// The guild to install in; default: [discord] guild_id
+        #[arg(long, conflicts_with = "global")]
+        guild: Option<String>,
+        /// Install for every guild the application is in (Discord may take up to an hour)
+        #[arg(long)]
+        global: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -357,6 +376,34 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 humanize(created.interval)
             );
             println!("{key}");
+        }
+        Command::Discord {
+            command: DiscordCommand::Register { guild, global },
+        } => {
+            let config = load_config(cli.config.as_deref())?;
+            let settings = crate::app::discord_settings(&config).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "Discord is not set up: it needs [discord] guild_id in the configuration and \
+                     DISCORD_TOKEN and DISCORD_APPLICATION_ID in the environment"
+                )
+            })?;
+            let guild = match (global, guild) {
+                (true, _) => None,
+                (false, Some(guild)) => Some(guild),
+                (false, None) => Some(settings.guild_id.clone()),
+            };
+            let client = adapters::discord::client::DiscordClient::new(settings)
+                .map_err(|e| anyhow::anyhow!("setting up Discord: {e}"))?;
+            let count = client
+                .register_commands(&crate::manifest::discord_commands(), guild.as_deref())
+                .await
+                .map_err(|e| anyhow::anyhow!("registering the commands: {e}"))?;
+            match guild {
+                Some(guild) => println!("Registered {count} commands in guild {guild}."),
+                None => println!(
+                    "Registered {count} commands globally; Discord may take up to an hour to show them."
+                ),
+            }
         }
         Command::Manifest {
             platform: Platform::Slack,

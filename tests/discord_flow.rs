@@ -213,3 +213,54 @@ async fn declaring_from_discord_opens_the_channel_adds_people_pins_the_card_and_
         .count();
     assert_eq!(limited, 1);
 }
+
+#[tokio::test]
+async fn discord_register_installs_the_manifests_commands_in_the_guild() {
+    let discord = discord_stub::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    // Not ./tocsin.toml, which Tocsin would read even without TOCSIN_CONFIG.
+    let config = dir.path().join("discord.toml");
+    std::fs::write(
+        &config,
+        format!("[discord]\nguild_id = \"{}\"\n", discord.guild_id()),
+    )
+    .unwrap();
+    let run = |with_config: bool| {
+        let mut command = Command::new(BIN);
+        command
+            .args(["discord", "register"])
+            .env("DISCORD_TOKEN", discord.token())
+            .env("DISCORD_APPLICATION_ID", discord.application_id())
+            .env("TOCSIN_DISCORD_API_URL", discord.url())
+            .env_remove("RUST_LOG")
+            .current_dir(dir.path());
+        if with_config {
+            command.env("TOCSIN_CONFIG", &config);
+        } else {
+            command.env_remove("TOCSIN_CONFIG");
+        }
+        command.output()
+    };
+    let out = run(true).await.unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("in guild"));
+    let calls = discord.calls_to("bulk_set_guild_application_commands");
+    assert_eq!(calls.len(), 1);
+    let committed: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/manifests/discord/commands.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(calls[0].body, committed);
+    // Without [discord] it says what is missing.
+    let out = run(false).await.unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("[discord] guild_id"));
+}

@@ -394,3 +394,31 @@ async fn the_stub_holds_calls_to_discords_description() {
     assert_eq!(body["code"], 50035);
     assert!(body["errors"]["blocks"].is_object(), "{body}");
 }
+
+#[tokio::test]
+async fn commands_are_registered_with_a_bulk_overwrite_in_a_guild_or_globally() {
+    let stub = discord_stub::start().await;
+    let discord = client(&stub);
+    let commands = serde_json::json!([
+        { "name": "incident", "description": "Declare and run incidents", "type": 1 },
+        { "name": "oncall", "description": "Who is on call", "type": 1 }
+    ]);
+    discord
+        .register_commands(&commands, Some(stub.guild_id()))
+        .await
+        .expect("registered in the guild");
+    discord
+        .register_commands(&commands, None)
+        .await
+        .expect("registered globally");
+    let guild = stub.calls_to("bulk_set_guild_application_commands");
+    let global = stub.calls_to("bulk_set_application_commands");
+    assert_eq!((guild.len(), global.len()), (1, 1));
+    assert_eq!(guild[0].body, commands);
+    assert!(
+        guild[0]
+            .authorization
+            .as_deref()
+            .is_some_and(|a| a.starts_with("Bot "))
+    );
+}

@@ -205,6 +205,49 @@ impl DiscordClient {
         Ok(())
     }
 
+    /// Installs `commands` (an array of application command definitions) with a bulk
+    /// overwrite: in one guild (`PUT /applications/{id}/guilds/{guild}/commands`, at once)
+    /// or globally (`PUT /applications/{id}/commands`, which Discord may take up to an hour
+    /// to show). Commands not in the array are removed. Returns how many Discord now has.
+    pub async fn register_commands(
+        &self,
+        commands: &Value,
+        guild: Option<&str>,
+    ) -> Result<usize, ChatError> {
+        let answer = match guild {
+            Some(guild) => {
+                let path = format!(
+                    "/applications/{}/guilds/{}/commands",
+                    self.application_id,
+                    segment(guild)
+                );
+                self.call(
+                    Method::PUT,
+                    "PUT /applications/{application_id}/guilds/{guild_id}/commands",
+                    &path,
+                    Some(commands),
+                    Auth::Bot,
+                )
+                .await?
+            }
+            None => {
+                let path = format!("/applications/{}/commands", self.application_id);
+                self.call(
+                    Method::PUT,
+                    "PUT /applications/{application_id}/commands",
+                    &path,
+                    Some(commands),
+                    Auth::Bot,
+                )
+                .await?
+            }
+        };
+        Ok(answer
+            .as_ref()
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len))
+    }
+
     /// One call. `route` (the method and path template) names the rate-limit bucket and
     /// the call in errors and logs; `path` is what is requested.
     async fn call(

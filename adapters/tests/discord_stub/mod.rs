@@ -667,6 +667,27 @@ fn answer(
 ) -> Response {
     let param = |name: &str| params.get(name).cloned().unwrap_or_default();
     match operation {
+        "bulk_set_guild_application_commands" | "bulk_set_application_commands" => {
+            if operation == "bulk_set_guild_application_commands" && param("guild_id") != GUILD_ID {
+                return error(StatusCode::NOT_FOUND, 10004, "Unknown Guild");
+            }
+            let Some(commands) = body.as_array() else {
+                return invalid_form_body(json!({ "_errors": [{
+                    "code": "BASE_TYPE_ARRAY", "message": "Must be an array." }] }));
+            };
+            // Discord answers with the commands as stored, each with its id.
+            let stored: Vec<Value> = commands
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let mut c = c.clone();
+                    c["id"] = format!("9000000000000000{i:02}").into();
+                    c["application_id"] = APPLICATION_ID.into();
+                    c
+                })
+                .collect();
+            ok(Value::Array(stored))
+        }
         "list_guild_channels" => {
             if param("guild_id") != GUILD_ID {
                 return error(StatusCode::NOT_FOUND, 10004, "Unknown Guild");
