@@ -458,6 +458,58 @@ async fn link_slack_people(core: Core, slack: Arc<adapters::slack::client::Slack
     tracing::info!(linked, "Slack members linked by e-mail");
 }
 
+/// Holds Slack's Socket Mode connection while this process leads it: on PostgreSQL one
+/// replica at a time (an advisory lock), the others waiting to take over within seconds
+/// of its death; on SQLite the one process.
+async fn lead_socket_mode(
+    core: Core,
+    settings: adapters::slack::socket::SocketSettings,
+    envelopes: Arc<crate::slack_socket::SocketEnvelopes>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    const WORK: &str = "slack-socket-mode";
+    const LOOK_AGAIN: std::time::Duration = std::time::Duration::from_secs(2);
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let lease = match core.store.try_lead(WORK).await {
+            Ok(lease) => lease,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not ask the database who leads Socket Mode");
+                None
+            }
+        };
+        let Some(mut lease) = lease else {
+            tokio::select! {
+                _ = stop.wait_for(|s| *s) => return,
+                () = tokio::time::sleep(LOOK_AGAIN) => continue,
+            }
+        };
+        let socket = match adapters::slack::socket::SocketMode::new(settings.clone()) {
+            Ok(socket) => socket,
+            Err(e) => {
+                tracing::error!(error = %e, "Slack Socket Mode cannot start");
+                return;
+            }
+        };
+        tracing::info!("leading Slack Socket Mode");
+        let mut socket_stop = stop.clone();
+        let ended = async move {
+            tokio::select! {
+                _ = socket_stop.wait_for(|s| *s) => {},
+                () = async {
+                    while lease.still_leading().await {
+                        tokio::time::sleep(LOOK_AGAIN).await;
+                    }
+                    tracing::warn!("lost the lead of Slack Socket Mode; closing the connection");
+                } => {},
+            }
+        };
+        socket.run(envelopes.clone(), ended).await;
+    }
+}
+
 /// `tocsin serve`: the HTTP server and the core job workers until SIGTERM or Ctrl-C.
 pub async fn serve(config: Config, database_url: &str, listen: &str) -> anyhow::Result<()> {
     let core = start(&config, database_url).await?;
@@ -490,10 +542,12 @@ pub async fn serve(config: Config, database_url: &str, listen: &str) -> anyhow::
     }
     // Socket Mode (`SLACK_APP_TOKEN`) needs no signing secret: its connection is
     // authenticated by the app token, and its messages are not signed.
-    let socket_mode = adapters::slack::socket::SocketSettings::from_env()
-        .map(adapters::slack::socket::SocketMode::new)
-        .transpose()
-        .map_err(|e| anyhow::anyhow!("setting up Slack Socket Mode (SLACK_APP_TOKEN): {e}"))?;
+    let socket_mode = adapters::slack::socket::SocketSettings::from_env();
+    if let Some(settings) = &socket_mode {
+        // Checked now, so a bad token stops the start rather than a background task.
+        adapters::slack::socket::SocketMode::new(settings.clone())
+            .map_err(|e| anyhow::anyhow!("setting up Slack Socket Mode (SLACK_APP_TOKEN): {e}"))?;
+    }
     if socket_mode.is_some() && slack.is_none() {
         tracing::warn!(
             "SLACK_APP_TOKEN is set but SLACK_BOT_TOKEN is not: Slack's commands are answered, \
@@ -558,18 +612,20 @@ pub async fn serve(config: Config, database_url: &str, listen: &str) -> anyhow::
     tracing::info!(%addr, backend = core.store.backend(), "listening");
     // A stable line on stdout for scripts and tests that started us on port 0.
     println!("listening on http://{addr}");
-    let socket = socket_mode.map(|socket| {
-        let envelopes = crate::slack_socket::SocketEnvelopes {
+    let socket = socket_mode.map(|settings| {
+        let envelopes = Arc::new(crate::slack_socket::SocketEnvelopes {
             handler: http::SlackHandler {
                 core: core.clone(),
                 client: slack.clone(),
             },
-        };
-        let mut socket_stop = stop_rx.clone();
+        });
         tracing::info!("Slack Socket Mode on (SLACK_APP_TOKEN)");
-        tokio::spawn(socket.run(Arc::new(envelopes), async move {
-            let _ = socket_stop.wait_for(|stop| *stop).await;
-        }))
+        tokio::spawn(lead_socket_mode(
+            core.clone(),
+            settings,
+            envelopes,
+            stop_rx.clone(),
+        ))
     });
     let mut http_stop = stop_rx;
     let server = http::serve(listener, app, async move {

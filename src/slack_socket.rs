@@ -7,10 +7,9 @@
 //! Nothing here is signed: the connection is authenticated by the app token, so Socket
 //! Mode needs no `SLACK_SIGNING_SECRET`.
 //!
-//! Replicas: every `tocsin serve` with `SLACK_APP_TOKEN` holds its own connection (Slack
-//! allows ten per app and gives each envelope to one of them). Nothing elects a leader:
-//! handling is the same on every replica, and the store's delivery records make a
-//! redelivered event change nothing twice wherever it lands.
+//! Replicas: one `tocsin serve` holds the connection, elected by a PostgreSQL advisory
+//! lock (`Store::try_lead`); another takes over within seconds of its death. The store's
+//! delivery records make a redelivered event change nothing twice wherever it lands.
 
 use adapters::slack::inbound::{self, InboundError};
 use adapters::slack::socket::{Envelope, EnvelopeHandler, Unacknowledged};

@@ -45,6 +45,17 @@ impl Tocsin {
 
 /// `tocsin serve` in Socket Mode against `slack`, connected.
 async fn serve(slack: &slack_stub::SlackStub) -> Tocsin {
+    let tocsin = start(slack, None).await;
+    support::until("the Socket Mode connection", || {
+        (slack.open_sockets() == 1).then_some(())
+    })
+    .await;
+    tocsin
+}
+
+/// `tocsin serve` in Socket Mode against `slack`, on its own SQLite file or on
+/// `database_url`; not waiting for the connection.
+async fn start(slack: &slack_stub::SlackStub, database_url: Option<&str>) -> Tocsin {
     for name in ["incidents", "alerts"] {
         slack.add_channel(name);
     }
@@ -52,13 +63,14 @@ async fn serve(slack: &slack_stub::SlackStub) -> Tocsin {
     let config: PathBuf = dir.path().join("tocsin.toml");
     std::fs::copy(EXAMPLE, &config).unwrap();
     let mut command = Command::new(BIN);
+    let database_url = database_url.map_or_else(
+        || format!("sqlite://{}", dir.path().join("tocsin.db").display()),
+        str::to_owned,
+    );
     command
         .arg("serve")
         .env("TOCSIN_CONFIG", &config)
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}", dir.path().join("tocsin.db").display()),
-        )
+        .env("DATABASE_URL", database_url)
         .env("TOCSIN_LISTEN", "127.0.0.1:0")
         .env("SLACK_BOT_TOKEN", slack.token())
         .env("SLACK_APP_TOKEN", slack.app_token())
@@ -68,10 +80,6 @@ async fn serve(slack: &slack_stub::SlackStub) -> Tocsin {
         .current_dir(dir.path());
     command.stderr(Stdio::null());
     let (child, base) = support::start_serving(command).await;
-    support::until("the Socket Mode connection", || {
-        (slack.open_sockets() == 1).then_some(())
-    })
-    .await;
     Tocsin { dir, child, base }
 }
 
@@ -314,4 +322,52 @@ fn rejections(slack: &slack_stub::SlackStub) -> Vec<(String, String)> {
         .into_iter()
         .filter(|(_, error)| error != "users_not_found")
         .collect()
+}
+
+/// Three replicas on one PostgreSQL: one holds the Socket Mode connection; when it dies
+/// another takes over within seconds, and commands keep being answered.
+#[tokio::test]
+async fn on_postgresql_one_replica_holds_the_connection_and_another_takes_over() {
+    support::db::on(support::db::Backend::Postgres, |db| async move {
+        let slack = slack_stub::start().await;
+        let mut replicas = Vec::new();
+        for _ in 0..3 {
+            replicas.push(start(&slack, Some(&db.url)).await);
+        }
+        support::until("one connection", || {
+            (slack.open_sockets() == 1).then_some(())
+        })
+        .await;
+        // The others wait: still one connection a few look-ups later.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert_eq!(slack.open_sockets(), 1);
+        assert_eq!(slack.socket_connections(), 1);
+
+        // Kill every replica in turn until the leader is gone: the connection drops and
+        // another replica opens its own.
+        let mut killed = 0;
+        while slack.socket_connections() == 1 {
+            let mut victim = replicas.remove(0);
+            victim.child.kill().await.unwrap();
+            killed += 1;
+            let took_over = tokio::time::timeout(Duration::from_secs(15), async {
+                loop {
+                    if slack.socket_connections() >= 2 && slack.open_sockets() == 1 {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            })
+            .await;
+            if took_over.is_ok() {
+                break;
+            }
+            assert!(killed < 3, "no replica took over");
+        }
+        assert_eq!(slack.open_sockets(), 1, "one connection at a time");
+        let envelope = slack.push("slash_commands", slash(ALICE, "C0GENERAL", "help", "T-ha"));
+        let ack = support::until("the new leader's answer", || slack.ack(&envelope)).await;
+        assert!(ack["payload"].to_string().contains("incident"), "{ack}");
+    })
+    .await;
 }

@@ -1101,6 +1101,12 @@ impl Store for FlakyStore {
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
         self.inner.user_by_email(email).await
     }
+    async fn try_lead(
+        &self,
+        work: &str,
+    ) -> StoreResult<Option<Box<dyn bot_core::store::Leadership>>> {
+        self.inner.try_lead(work).await
+    }
     async fn record_delivery(
         &self,
         key: &str,

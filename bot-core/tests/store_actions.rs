@@ -24,7 +24,38 @@ conformance!(
     declaring_with_a_used_key_returns_the_first_incident_and_writes_nothing,
     a_delivery_is_recorded_once,
     a_chat_identity_found_by_email_is_linked_and_remembered,
+    one_process_leads_a_piece_of_work_until_it_lets_go,
 );
+
+async fn one_process_leads_a_piece_of_work_until_it_lets_go(store: Arc<dyn Store>) {
+    let mut first = store
+        .try_lead("slack-socket")
+        .await
+        .unwrap()
+        .expect("leads");
+    assert!(first.still_leading().await);
+    let second = store.try_lead("slack-socket").await.unwrap();
+    match store.backend() {
+        // One process per SQLite file: it leads everything.
+        "sqlite" => assert!(second.is_some()),
+        // Another contender waits while the first holds the lock, on other work too is
+        // free, and takes over once the first lets go.
+        _ => {
+            assert!(second.is_none());
+            assert!(store.try_lead("discord-gateway").await.unwrap().is_some());
+            drop(first);
+            let mut taken = None;
+            for _ in 0..50 {
+                taken = store.try_lead("slack-socket").await.unwrap();
+                if taken.is_some() {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            assert!(taken.is_some(), "the lock was released with its connection");
+        }
+    }
+}
 
 async fn a_chat_identity_found_by_email_is_linked_and_remembered(store: Arc<dyn Store>) {
     use bot_core::model::{Directory, Role, User};

@@ -17,9 +17,8 @@
 //! the [`EnvelopeHandler`] it is given. Messages on the socket are not signed; the socket
 //! itself is authenticated by the app token.
 //!
-//! Several processes may each hold a connection (Slack allows up to ten per app): Slack
-//! delivers each envelope to one of them, so replicas behind one database share the load
-//! with no coordination beyond the store's idempotent handling of redeliveries.
+//! Slack would accept up to ten connections per app; `tocsin serve` holds one, in the
+//! replica that leads (see `src/app.rs`, `lead_socket_mode`).
 
 use std::collections::hash_map::RandomState;
 use std::fmt;

@@ -143,6 +143,25 @@ pub struct ActionRunTransition {
     pub jobs: Vec<NewJob>,
 }
 
+/// Proof that this process leads some work only one process may do at a time (a chat
+/// platform's single connection). Dropping it steps down.
+#[async_trait]
+pub trait Leadership: Send {
+    /// Whether this process still leads: false once the database let go of it (the
+    /// connection holding the lock broke), and the work must stop.
+    async fn still_leading(&mut self) -> bool;
+}
+
+/// Leadership where only one process can use the database anyway (SQLite).
+pub(crate) struct SoleProcess;
+
+#[async_trait]
+impl Leadership for SoleProcess {
+    async fn still_leading(&mut self) -> bool {
+        true
+    }
+}
+
 /// A chat message Tocsin posted and may edit later.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PostedMessage {
@@ -360,6 +379,12 @@ pub trait Store: Send + Sync {
     async fn chat_links(&self) -> StoreResult<Vec<(String, String, UserId)>>;
     /// The directory user with this e-mail address (case-insensitive), if any.
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
+
+    // Leadership.
+    /// Leads `work` if no other process does: on PostgreSQL a session advisory lock held on
+    /// a connection of its own (released when the lease is dropped or the process dies);
+    /// on SQLite there is only one process. None: another process leads.
+    async fn try_lead(&self, work: &str) -> StoreResult<Option<Box<dyn Leadership>>>;
 
     // Inbound deliveries.
     /// Records that the delivery `key` was handled; false when it already was (a retry).

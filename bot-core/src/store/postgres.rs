@@ -108,6 +108,26 @@ impl PostgresStore {
         &self.pool
     }
 
+    /// A session advisory lock on a connection taken out of the pool, keyed by a stable
+    /// hash of `work`. The lock lives as long as that connection: the lease holds it.
+    pub(super) async fn lead(
+        &self,
+        work: &str,
+    ) -> super::StoreResult<Option<Box<dyn super::Leadership>>> {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(format!("tocsin-leader:{work}").as_bytes());
+        let key = i64::from_be_bytes(digest[..8].try_into().expect("eight bytes"));
+        let mut conn = self.pool.acquire().await?.detach();
+        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(key)
+            .fetch_one(&mut conn)
+            .await?;
+        if !locked {
+            return Ok(None);
+        }
+        Ok(Some(Box::new(PgLease { conn })))
+    }
+
     fn reader(&self) -> &PgPool {
         &self.pool
     }
@@ -151,3 +171,18 @@ impl super::sql::Dialect for PostgresStore {
 }
 
 impl_store!(PostgresStore, PgConnection, Postgres);
+
+/// The connection that holds a leader's advisory lock.
+struct PgLease {
+    conn: sqlx::PgConnection,
+}
+
+#[async_trait::async_trait]
+impl super::Leadership for PgLease {
+    async fn still_leading(&mut self) -> bool {
+        sqlx::query("SELECT 1")
+            .execute(&mut self.conn)
+            .await
+            .is_ok()
+    }
+}

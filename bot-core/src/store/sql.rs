@@ -1799,6 +1799,10 @@ macro_rules! impl_store {
                 row.map(User::try_from).transpose()
             }
 
+            async fn try_lead(&self, work: &str) -> StoreResult<Option<Box<dyn Leadership>>> {
+                self.lead(work).await
+            }
+
             async fn record_delivery(&self, key: &str, at: DateTime<Utc>) -> StoreResult<bool> {
                 let done = sqlx::query(
                     "INSERT INTO deliveries (key, seen_at) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",

@@ -60,6 +60,14 @@ impl SqliteStore {
         &self.writer
     }
 
+    /// One process uses a SQLite file, so it leads everything.
+    pub(super) async fn lead(
+        &self,
+        _work: &str,
+    ) -> super::StoreResult<Option<Box<dyn super::Leadership>>> {
+        Ok(Some(Box::new(super::SoleProcess)))
+    }
+
     fn reader(&self) -> &SqlitePool {
         &self.reader
     }
