@@ -28,6 +28,7 @@ impl chat_latency::Signer for Discord {
         state.with_discord(Some(tocsin::http::DiscordInbound {
             public_key: adapters::discord::verify::public_key_hex(&SECRET),
             client: None,
+            reply_within: tocsin::config::DISCORD_REPLY_WITHIN,
         }))
     }
 

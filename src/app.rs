@@ -77,6 +77,15 @@ pub fn discord_settings(config: &Config) -> Option<adapters::discord::client::Di
         guild_id: discord.guild_id.clone(),
         category_id: discord.category_id.clone(),
         announcements_channel: discord.announcements_channel.clone(),
+        incident_channels: match discord.incident_channels {
+            crate::config::DiscordIncidentChannels::Channel => {
+                adapters::discord::client::IncidentChannels::Channel
+            }
+            crate::config::DiscordIncidentChannels::Thread => {
+                adapters::discord::client::IncidentChannels::Thread
+            }
+        },
+        threads_channel: discord.threads_channel.clone(),
     })
 }
 
@@ -572,6 +581,10 @@ pub async fn serve(config: Config, database_url: &str, listen: &str) -> anyhow::
         Ok(key) if !key.trim().is_empty() => Some(http::DiscordInbound {
             public_key: key,
             client: discord.clone(),
+            reply_within: config
+                .discord
+                .as_ref()
+                .map_or(crate::config::DISCORD_REPLY_WITHIN, |d| d.reply_within()),
         }),
         _ => None,
     };

@@ -146,8 +146,77 @@ pub struct DiscordConfig {
     pub guild_id: String,
     /// The category incident channels are created in, if any.
     pub category_id: Option<String>,
-    /// The channel id where new incidents are announced, if any.
+    /// Where new incidents are announced, if anywhere: a channel id or a text channel's name.
     pub announcements_channel: Option<String>,
+    /// `"channel"` (default): each incident gets a text channel in `category_id`;
+    /// `"thread"`: a public thread in `threads_channel`.
+    #[serde(default)]
+    pub incident_channels: DiscordIncidentChannels,
+    /// Where incident threads are started in thread mode: a channel id or name.
+    pub threads_channel: Option<String>,
+    /// Capture incident-channel talk and 📌 reactions through the Gateway (needs the
+    /// `MESSAGE_CONTENT` privileged intent). One replica holds it on PostgreSQL.
+    #[serde(default)]
+    pub gateway: bool,
+    /// How long a command may run before Discord is answered "thinking…" and the reply
+    /// follows (Discord waits three seconds): a humantime duration under 3 s, default
+    /// `"2500ms"`. Read it with [`DiscordConfig::reply_within`].
+    pub reply_within: Option<String>,
+}
+
+impl DiscordConfig {
+    /// `reply_within` as a duration (the default when absent or invalid, which
+    /// [`Config::parse`] has already reported).
+    pub fn reply_within(&self) -> std::time::Duration {
+        self.reply_within
+            .as_deref()
+            .and_then(|t| humantime::parse_duration(t).ok())
+            .unwrap_or(DISCORD_REPLY_WITHIN)
+    }
+}
+
+/// `[discord] incident_channels`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DiscordIncidentChannels {
+    #[default]
+    Channel,
+    Thread,
+}
+
+/// How long a Discord command may run before a deferred answer, unless configured.
+pub const DISCORD_REPLY_WITHIN: std::time::Duration = std::time::Duration::from_millis(2500);
+
+fn check_discord(discord: &DiscordConfig, c: &mut Checker) {
+    let path = KeyPath::of("discord");
+    if discord.incident_channels == DiscordIncidentChannels::Thread
+        && discord
+            .threads_channel
+            .as_deref()
+            .is_none_or(|t| t.trim().is_empty())
+    {
+        c.report(
+            &path.key("incident_channels"),
+            Part::Value,
+            "incident threads need `threads_channel`: the channel (id or name) to start them in"
+                .into(),
+        );
+    }
+    if let Some(text) = &discord.reply_within {
+        match humantime::parse_duration(text) {
+            Ok(d) if d < std::time::Duration::from_secs(3) => {}
+            Ok(_) => c.report(
+                &path.key("reply_within"),
+                Part::Value,
+                format!("`{text}`: Discord gives up after 3 seconds; answer sooner (e.g. `2s`)"),
+            ),
+            Err(e) => c.report(
+                &path.key("reply_within"),
+                Part::Value,
+                format!("invalid duration `{text}` ({e}); write e.g. `2s` or `1500ms`"),
+            ),
+        }
+    }
 }
 
 /// `[console]`: the terminal chat platform (`tocsin console`).
@@ -574,6 +643,9 @@ impl Config {
     /// The checks serde cannot express: formats, uniqueness and references between sections.
     fn check(&self, c: &mut Checker) {
         actions::check(&self.actions, &self.roles, c);
+        if let Some(discord) = &self.discord {
+            check_discord(discord, c);
+        }
         if let Some(text) = self.incidents.update_reminder.as_deref()
             && text != "off"
         {

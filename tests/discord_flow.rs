@@ -21,6 +21,7 @@ const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tocsin.example.toml"
 const SECRET: [u8; 32] = [7; 32];
 /// alice's Discord id in tocsin.example.toml.
 const ALICE: &str = "80351110224678912";
+const ALERTMANAGER_KEY: &str = "discord-flow-alertmanager-key";
 
 struct Tocsin {
     _dir: tempfile::TempDir,
@@ -29,14 +30,16 @@ struct Tocsin {
     http: reqwest::Client,
 }
 
-async fn serve(discord: &discord_stub::DiscordStub, announcements: &str) -> Tocsin {
+/// `tocsin serve` on the example configuration, with `[discord]` lines added (the guild is
+/// the stub's).
+async fn serve(discord: &discord_stub::DiscordStub, discord_config: &str) -> Tocsin {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("tocsin.toml");
     let example = std::fs::read_to_string(EXAMPLE).unwrap();
     std::fs::write(
         &config,
         format!(
-            "{example}\n[discord]\nguild_id = \"{}\"\nannouncements_channel = \"{announcements}\"\n",
+            "{example}\n[discord]\nguild_id = \"{}\"\n{discord_config}\n",
             discord.guild_id()
         ),
     )
@@ -54,6 +57,7 @@ async fn serve(discord: &discord_stub::DiscordStub, announcements: &str) -> Tocs
         .env("DISCORD_APPLICATION_ID", discord.application_id())
         .env("DISCORD_PUBLIC_KEY", verify::public_key_hex(&SECRET))
         .env("TOCSIN_DISCORD_API_URL", discord.url())
+        .env("CHECKOUT_ALERTMANAGER_KEY", ALERTMANAGER_KEY)
         .env_remove("SLACK_BOT_TOKEN")
         .env_remove("RUST_LOG")
         .current_dir(dir.path())
@@ -116,6 +120,35 @@ fn text(v: &Value) -> String {
     v.to_string()
 }
 
+/// A press of the button with `custom_id` on a message in `channel`, as Discord sends it.
+fn press(id: &str, channel: &str, message: &str, custom_id: &str) -> Value {
+    json!({
+        "type": 3,
+        "id": id,
+        "application_id": "775799577604522054",
+        "token": format!("interaction-token-{id}"),
+        "version": 1,
+        "guild_id": "290926798626357250",
+        "channel_id": channel,
+        "member": {
+            "user": { "id": ALICE, "username": "alice", "discriminator": "0" },
+            "roles": [],
+            "permissions": "2147483647"
+        },
+        "message": { "id": message, "channel_id": channel, "content": "", "components": [] },
+        "data": { "custom_id": custom_id, "component_type": 2 }
+    })
+}
+
+/// Calls the stub refused, other than 429s a test asked for.
+fn refused(discord: &discord_stub::DiscordStub) -> Vec<discord_stub::StubCall> {
+    discord
+        .calls()
+        .into_iter()
+        .filter(|c| c.status >= 400 && c.status != 429)
+        .collect()
+}
+
 #[tokio::test]
 async fn declaring_from_discord_opens_the_channel_adds_people_pins_the_card_and_announces() {
     let discord = discord_stub::start().await;
@@ -128,7 +161,11 @@ async fn declaring_from_discord_opens_the_channel_adds_people_pins_the_card_and_
             global: false,
         },
     );
-    let tocsin = serve(&discord, &announcements).await;
+    let tocsin = serve(
+        &discord,
+        &format!("announcements_channel = \"{announcements}\""),
+    )
+    .await;
 
     let (status, answer) = tocsin
         .interaction(&declare("1100000000000000001", "Checkout is failing"))
@@ -232,6 +269,7 @@ async fn discord_register_installs_the_manifests_commands_in_the_guild() {
             .env("DISCORD_TOKEN", discord.token())
             .env("DISCORD_APPLICATION_ID", discord.application_id())
             .env("TOCSIN_DISCORD_API_URL", discord.url())
+            .env("CHECKOUT_ALERTMANAGER_KEY", ALERTMANAGER_KEY)
             .env_remove("RUST_LOG")
             .current_dir(dir.path());
         if with_config {
@@ -263,4 +301,128 @@ async fn discord_register_installs_the_manifests_commands_in_the_guild() {
     let out = run(false).await.unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("[discord] guild_id"));
+}
+
+#[tokio::test]
+async fn acknowledge_on_a_discord_alert_card_edits_the_card_in_place() {
+    let discord = discord_stub::start().await;
+    // tocsin.example.toml names the alerts channel; on Discord it is found by that name.
+    let alerts = discord.add_channel("alerts");
+    let tocsin = serve(&discord, "").await;
+    let fixtures = std::env::var("TOCSIN_FIXTURES")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures").to_owned());
+    let body = std::fs::read(format!(
+        "{fixtures}/alerts/alertmanager/webhook_v4_firing_2.json"
+    ))
+    .unwrap();
+    let r = tocsin
+        .http
+        .post(format!(
+            "{}/api/v1/integrations/{ALERTMANAGER_KEY}/alertmanager",
+            tocsin.base
+        ))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+
+    let (message, ack) = support::until("an alert card with an Acknowledge button", || {
+        discord.messages_in(&alerts).into_iter().find_map(|m| {
+            let id = m.body["components"]
+                .as_array()?
+                .iter()
+                .flat_map(|row| row["components"].as_array().cloned().unwrap_or_default())
+                .find_map(|b| {
+                    b["custom_id"]
+                        .as_str()
+                        .filter(|id| id.starts_with("alert_ack:"))
+                        .map(str::to_owned)
+                })?;
+            Some((m, id))
+        })
+    })
+    .await;
+    let (status, answer) = tocsin
+        .interaction(&press("1100000000000000101", &alerts, &message.id, &ack))
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(text(&answer).contains("Acknowledged"), "{answer}");
+    let edited = support::until("the card edited in place", || {
+        discord
+            .message(&alerts, &message.id)
+            .filter(|m| text(&m.body).contains("acknowledged by user:alice"))
+    })
+    .await;
+    assert!(edited.edits > 0);
+    // Acknowledged, the card no longer offers to acknowledge.
+    assert!(!text(&edited.body).contains(&ack), "{:?}", edited.body);
+    // The same press delivered again acknowledges nothing twice.
+    let (_, again) = tocsin
+        .interaction(&press("1100000000000000101", &alerts, &message.id, &ack))
+        .await;
+    assert!(text(&again).contains("Already handled"), "{again}");
+    assert!(refused(&discord).is_empty(), "{:?}", refused(&discord));
+}
+
+#[tokio::test]
+async fn in_thread_mode_a_slow_declare_is_deferred_then_the_reply_follows_and_a_thread_opens() {
+    let discord = discord_stub::start().await;
+    let incidents = discord.add_channel("incidents");
+    // Every command is "slow" when it may take no time at all before the deferred answer.
+    let tocsin = serve(
+        &discord,
+        "incident_channels = \"thread\"\nthreads_channel = \"incidents\"\nreply_within = \"1ns\"",
+    )
+    .await;
+    let (status, answer) = tocsin
+        .interaction(&declare("1100000000000000201", "Search is slow"))
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["type"], 5, "a deferred response: {answer}");
+    // The reply then replaces the "thinking…" message, through the interaction's webhook
+    // and without the bot token.
+    let followed = support::until("the reply in place of the deferred answer", || {
+        discord
+            .webhook_calls()
+            .into_iter()
+            .find(|w| w.token == "interaction-token-1100000000000000201")
+    })
+    .await;
+    assert_eq!(followed.message.as_deref(), Some("@original"));
+    assert!(followed.authorization.is_none());
+    assert!(
+        text(&followed.body).contains("Declared INC-1 (sev2): Search is slow"),
+        "{:?}",
+        followed.body
+    );
+
+    let thread = support::until("the incident thread", || {
+        discord
+            .channels_named("inc-1-search-is-slow")
+            .into_iter()
+            .next()
+    })
+    .await;
+    assert_eq!(thread.kind, 11);
+    assert_eq!(thread.parent_id.as_deref(), Some(incidents.as_str()));
+    support::until("alice added to the thread", || {
+        discord
+            .channel(&thread.id)
+            .filter(|t| t.members.iter().any(|m| m == ALICE))
+    })
+    .await;
+    support::until("the card pinned in the thread", || {
+        discord
+            .calls_to("create_pin")
+            .into_iter()
+            .find(|c| c.status < 300 && c.path.starts_with(&format!("/channels/{}/", thread.id)))
+    })
+    .await;
+    assert!(
+        discord.calls_to("update_channel").is_empty(),
+        "a thread has no topic"
+    );
+    assert!(refused(&discord).is_empty(), "{:?}", refused(&discord));
 }

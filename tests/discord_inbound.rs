@@ -70,6 +70,7 @@ fn discord_app(mut app: TestApp) -> TestApp {
     let state = AppState::new(app.core.clone()).with_discord(Some(DiscordInbound {
         public_key: verify::public_key_hex(&SECRET),
         client: None,
+        reply_within: tocsin::config::DISCORD_REPLY_WITHIN,
     }));
     app.router = tocsin::http::router(state);
     app

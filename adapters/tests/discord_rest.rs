@@ -5,7 +5,7 @@ mod discord_stub;
 
 use std::time::Duration;
 
-use adapters::discord::client::{DiscordClient, DiscordSettings};
+use adapters::discord::client::{DiscordClient, DiscordSettings, IncidentChannels};
 use bot_core::chat::{Button, ButtonStyle, ChatError, ChatPlatform, Field, Message, Tone};
 use discord_stub::{DiscordStub, Failure};
 use serde_json::json;
@@ -18,6 +18,7 @@ fn client(stub: &DiscordStub) -> DiscordClient {
         guild_id: stub.guild_id().into(),
         category_id: Some("1400000000000000001".into()),
         announcements_channel: Some("1400000000000000002".into()),
+        ..Default::default()
     })
     .expect("a client")
 }
@@ -92,6 +93,112 @@ async fn create_channel_makes_one_text_channel_in_the_category_and_finds_it_on_r
     assert_eq!(stub.calls_to("create_guild_channel").len(), 1);
     assert_eq!(stub.calls_to("list_guild_channels").len(), 2);
     assert_all_accepted(&stub);
+}
+
+#[tokio::test]
+async fn channels_named_in_configuration_are_found_by_name_once() {
+    let stub = discord_stub::start().await;
+    let discord = client(&stub);
+    let alerts = stub.add_channel("alerts");
+    for _ in 0..2 {
+        let id = discord
+            .post_message("alerts", &card("Triggered"))
+            .await
+            .expect("posted by name");
+        assert!(stub.message(&alerts, &id).is_some());
+    }
+    // Looked up once, then remembered.
+    assert_eq!(stub.calls_to("list_guild_channels").len(), 1);
+    let missing = discord.post_message("#no-such-room", &card("x")).await;
+    match missing {
+        Err(ChatError::Refused(why)) => assert!(why.contains("#no-such-room"), "{why}"),
+        other => panic!("expected a refusal naming the channel, got {other:?}"),
+    }
+    assert_all_accepted(&stub);
+}
+
+#[tokio::test]
+async fn thread_mode_starts_a_thread_adds_members_and_finds_it_on_rerun() {
+    let stub = discord_stub::start().await;
+    let incidents = stub.add_channel("incidents");
+    let discord = DiscordClient::new(DiscordSettings {
+        token: stub.token().into(),
+        api_url: stub.url(),
+        application_id: stub.application_id().into(),
+        guild_id: stub.guild_id().into(),
+        incident_channels: IncidentChannels::Thread,
+        threads_channel: Some("incidents".into()),
+        ..Default::default()
+    })
+    .expect("a client");
+    let thread = discord
+        .create_channel("INC-9 Checkout", "sev1 | Investigating")
+        .await
+        .expect("a thread");
+    let again = discord
+        .create_channel("INC-9 Checkout", "sev1 | Investigating")
+        .await
+        .expect("the same thread");
+    assert_eq!(thread.channel_id, again.channel_id);
+    assert_eq!(stub.calls_to("create_thread").len(), 1);
+    let made = stub.channel(&thread.channel_id).expect("the thread");
+    assert_eq!(made.kind, 11, "a public thread");
+    assert_eq!(made.parent_id.as_deref(), Some(incidents.as_str()));
+    assert_eq!(made.name, "inc-9-checkout");
+
+    let users = vec![
+        "80351110224678912".to_owned(),
+        "80351110224678913".to_owned(),
+    ];
+    discord
+        .invite(&thread.channel_id, &users)
+        .await
+        .expect("added");
+    assert_eq!(
+        stub.channel(&thread.channel_id).expect("thread").members,
+        users
+    );
+    // No topic on a thread, and no call that Discord would refuse.
+    discord
+        .set_topic(&thread.channel_id, "Resolved")
+        .await
+        .expect("no-op");
+    assert!(stub.calls_to("update_channel").is_empty());
+    let card_id = discord
+        .post_message(&thread.channel_id, &card("Investigating"))
+        .await
+        .expect("posted");
+    discord
+        .pin(&thread.channel_id, &card_id)
+        .await
+        .expect("pinned");
+    assert!(stub.pinned(&thread.channel_id, &card_id));
+    assert_all_accepted(&stub);
+
+    let without = DiscordClient::new(DiscordSettings {
+        token: stub.token().into(),
+        application_id: "1".into(),
+        guild_id: "2".into(),
+        incident_channels: IncidentChannels::Thread,
+        ..Default::default()
+    });
+    assert!(
+        without.is_err(),
+        "thread mode needs a channel to start threads in"
+    );
+}
+
+#[tokio::test]
+async fn a_pinned_messages_text_is_read_back() {
+    let stub = discord_stub::start().await;
+    let discord = client(&stub);
+    let room = stub.add_channel("inc-3");
+    let said = stub.add_message(&room, "80351110224678913", "rolled back the canary");
+    assert_eq!(
+        discord.message_text(&room, &said).await.expect("read"),
+        "rolled back the canary"
+    );
+    assert!(discord.message_text(&room, "1").await.is_err());
 }
 
 #[tokio::test]

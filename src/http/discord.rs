@@ -4,7 +4,7 @@
 //! Every request is checked against `X-Signature-Ed25519` over its raw body before anything
 //! is parsed; a bad or missing signature is 401 and changes nothing (Discord tests a new
 //! endpoint with forged requests and keeps it only if they are refused). Discord gives up
-//! on an answer after three seconds, so a command gets [`REPLY_DEADLINE`] to finish in the
+//! on an answer after three seconds, so a command gets `[discord] reply_within` (2.5 s) to finish in the
 //! answer; what takes longer is answered "thinking…" (a deferred response) at once, and
 //! the reply follows through the interaction's webhook (`DISCORD_TOKEN` not needed: the
 //! interaction token is the credential). Each interaction is handled once, by its id.
@@ -32,9 +32,6 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::body;
 
-/// How long a command may run inside Discord's three-second window before it is answered
-/// with a deferred response and finished in the background.
-pub const REPLY_DEADLINE: Duration = Duration::from_millis(2500);
 
 /// Interaction callback types (Discord's numbering).
 const PONG: u64 = 1;
@@ -51,6 +48,10 @@ pub struct DiscordInbound {
     /// `DISCORD_PUBLIC_KEY`, hex.
     pub public_key: String,
     pub client: Option<Arc<DiscordClient>>,
+    /// How long a command may run inside Discord's three-second window before it is
+    /// answered with a deferred response and finished in the background
+    /// (`[discord] reply_within`).
+    pub reply_within: Duration,
 }
 
 impl fmt::Debug for DiscordInbound {
@@ -58,6 +59,7 @@ impl fmt::Debug for DiscordInbound {
         f.debug_struct("DiscordInbound")
             .field("public_key", &self.public_key)
             .field("client", &self.client.is_some())
+            .field("reply_within", &self.reply_within)
             .finish()
     }
 }
@@ -188,7 +190,7 @@ async fn interactions(
         })));
     }
     let mut task = spawn_handle(core, request.invocation.clone(), key);
-    match tokio::time::timeout(REPLY_DEADLINE, &mut task).await {
+    match tokio::time::timeout(discord.reply_within, &mut task).await {
         Ok(Ok(reply)) => Ok(Json(answer(&reply, &request))),
         Ok(Err(e)) => Err(ApiError::internal(format!("a Discord command failed: {e}"))),
         Err(_) => {

@@ -36,8 +36,12 @@ pub const DEFAULT_API_URL: &str = "https://discord.com/api/v10";
 /// Discord's longest channel name and topic.
 const MAX_CHANNEL_NAME: usize = 100;
 const MAX_TOPIC: usize = 1024;
-/// Channel type of a guild text channel; permission overwrite type of a member.
+/// Channel types: a guild text channel, and a public thread.
 const GUILD_TEXT: u64 = 0;
+const PUBLIC_THREAD: u64 = 11;
+/// A thread is archived after a week without messages (Discord's longest).
+const THREAD_ARCHIVE_MINUTES: u64 = 10_080;
+/// Permission overwrite type of a member.
 const MEMBER_OVERWRITE: u64 = 1;
 /// VIEW_CHANNEL | SEND_MESSAGES | READ_MESSAGE_HISTORY.
 const INVITE_PERMISSIONS: u64 = (1 << 10) | (1 << 11) | (1 << 16);
@@ -56,8 +60,23 @@ pub struct DiscordSettings {
     pub guild_id: String,
     /// The category incident channels are created in.
     pub category_id: Option<String>,
-    /// The channel id where new incidents are announced.
+    /// The channel where new incidents are announced: an id, or a text channel's name.
     pub announcements_channel: Option<String>,
+    /// Whether an incident gets a text channel or a thread.
+    pub incident_channels: IncidentChannels,
+    /// Where threads are started in [`IncidentChannels::Thread`] mode: an id or a name.
+    pub threads_channel: Option<String>,
+}
+
+/// What an incident's channel is on Discord (`[discord] incident_channels`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum IncidentChannels {
+    /// A text channel in the configured category; people are added by permission
+    /// overwrites.
+    #[default]
+    Channel,
+    /// A public thread in `threads_channel`; people are added as thread members.
+    Thread,
 }
 
 impl Default for DiscordSettings {
@@ -69,6 +88,8 @@ impl Default for DiscordSettings {
             guild_id: String::new(),
             category_id: None,
             announcements_channel: None,
+            incident_channels: IncidentChannels::Channel,
+            threads_channel: None,
         }
     }
 }
@@ -82,6 +103,8 @@ impl std::fmt::Debug for DiscordSettings {
             .field("guild_id", &self.guild_id)
             .field("category_id", &self.category_id)
             .field("announcements_channel", &self.announcements_channel)
+            .field("incident_channels", &self.incident_channels)
+            .field("threads_channel", &self.threads_channel)
             .finish()
     }
 }
@@ -95,6 +118,10 @@ pub struct DiscordClient {
     guild_id: String,
     category_id: Option<String>,
     announcements: Option<String>,
+    incident_channels: IncidentChannels,
+    threads_channel: Option<String>,
+    /// Channel names already looked up -> their ids.
+    names: Mutex<HashMap<String, String>>,
     limits: Limits,
 }
 
@@ -121,6 +148,16 @@ impl DiscordClient {
         let token = token.strip_prefix("Bot ").unwrap_or(token).trim();
         if token.is_empty() {
             return Err(ChatError::Refused("the Discord bot token is empty".into()));
+        }
+        if settings.incident_channels == IncidentChannels::Thread
+            && settings
+                .threads_channel
+                .as_deref()
+                .is_none_or(|c| c.trim().is_empty())
+        {
+            return Err(ChatError::Refused(
+                "Discord incident threads need a channel to start them in (threads_channel)".into(),
+            ));
         }
         for (what, value) in [
             ("application id", &settings.application_id),
@@ -159,6 +196,9 @@ impl DiscordClient {
             guild_id: settings.guild_id.trim().to_owned(),
             category_id: settings.category_id.filter(|c| !c.trim().is_empty()),
             announcements: settings.announcements_channel,
+            incident_channels: settings.incident_channels,
+            threads_channel: settings.threads_channel.filter(|c| !c.trim().is_empty()),
+            names: Mutex::new(HashMap::new()),
             limits: Limits::default(),
         })
     }
@@ -305,6 +345,131 @@ impl DiscordClient {
         Err(warn(route, error))
     }
 
+    /// The text of a message, for a 📌 on it (the reaction event does not carry it):
+    /// `GET /channels/{channel_id}/messages/{message_id}`. Reading it needs the
+    /// `MESSAGE_CONTENT` intent, as capturing does.
+    pub async fn message_text(&self, channel: &str, message_id: &str) -> Result<String, ChatError> {
+        let path = format!(
+            "/channels/{}/messages/{}",
+            segment(channel),
+            segment(message_id)
+        );
+        let message = self
+            .call(
+                Method::GET,
+                "GET /channels/{channel_id}/messages/{message_id}",
+                &path,
+                None,
+                Auth::Bot,
+            )
+            .await?;
+        Ok(message
+            .as_ref()
+            .and_then(|m| m["content"].as_str())
+            .unwrap_or_default()
+            .to_owned())
+    }
+
+    /// The id of a channel given by id or by name: configuration names channels the way
+    /// people know them (`alerts_channel = "alerts"`), Discord's routes want ids. A name
+    /// is looked up among the guild's text channels once, then remembered.
+    async fn channel_id(&self, channel: &str) -> Result<String, ChatError> {
+        let channel = channel.trim();
+        if is_snowflake(channel) || channel.contains(':') {
+            return Ok(channel.to_owned());
+        }
+        let name = channel_name(channel);
+        if let Some(id) = self.lock_names().get(&name) {
+            return Ok(id.clone());
+        }
+        let found = self.find_channel(&name).await?.ok_or_else(|| {
+            ChatError::Refused(format!(
+                "there is no text channel #{name} in the Discord guild: create it, or configure its id"
+            ))
+        })?;
+        self.lock_names().insert(name, found.channel_id.clone());
+        Ok(found.channel_id)
+    }
+
+    fn lock_names(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+        self.names.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A thread for an incident in the threads channel: the active one with that name if
+    /// a rerun finds it, else a new public thread.
+    async fn create_thread(&self, name: &str) -> Result<ChannelRef, ChatError> {
+        let parent = self
+            .channel_id(self.threads_channel.as_deref().unwrap_or_default())
+            .await?;
+        let path = format!("/guilds/{}/threads/active", self.guild_id);
+        let active = self
+            .call(
+                Method::GET,
+                "GET /guilds/{guild_id}/threads/active",
+                &path,
+                None,
+                Auth::Bot,
+            )
+            .await?
+            .unwrap_or_default();
+        let existing = active["threads"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|t| {
+                t["name"].as_str() == Some(name) && t["parent_id"].as_str() == Some(parent.as_str())
+            });
+        if let Some(thread) = existing.and_then(|t| channel_ref(t, name)) {
+            return Ok(thread);
+        }
+        let body = json!({
+            "name": name,
+            "type": PUBLIC_THREAD,
+            "auto_archive_duration": THREAD_ARCHIVE_MINUTES,
+        });
+        let path = format!("/channels/{}/threads", segment(&parent));
+        let created = self
+            .call(
+                Method::POST,
+                "POST /channels/{channel_id}/threads",
+                &path,
+                Some(&body),
+                Auth::Bot,
+            )
+            .await?;
+        created
+            .as_ref()
+            .and_then(|c| channel_ref(c, name))
+            .ok_or_else(|| {
+                ChatError::Unavailable("Discord answered a new thread without an id".into())
+            })
+    }
+
+    /// `PUT /channels/{thread}/thread-members/{user}` per person.
+    async fn add_thread_members(&self, thread: &str, users: &[String]) -> Result<(), ChatError> {
+        let mut done: Vec<&str> = Vec::new();
+        for user in users.iter().map(|u| u.trim()).filter(|u| !u.is_empty()) {
+            if done.contains(&user) {
+                continue;
+            }
+            let path = format!(
+                "/channels/{}/thread-members/{}",
+                segment(thread),
+                segment(user)
+            );
+            self.call(
+                Method::PUT,
+                "PUT /channels/{channel_id}/thread-members/{user_id}",
+                &path,
+                None,
+                Auth::Bot,
+            )
+            .await?;
+            done.push(user);
+        }
+        Ok(())
+    }
+
     /// The existing text channel called `name` in the guild, if any.
     async fn find_channel(&self, name: &str) -> Result<Option<ChannelRef>, ChatError> {
         let path = format!("/guilds/{}/channels", self.guild_id);
@@ -361,6 +526,11 @@ fn segment(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s.trim(), percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
+/// Whether `s` is a Discord id (a snowflake: decimal digits).
+fn is_snowflake(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// The channel and message a message id stands for (see the module docs).
 fn split_message_id<'a>(channel: &'a str, message_id: &'a str) -> (&'a str, &'a str) {
     message_id.split_once(':').unwrap_or((channel, message_id))
@@ -403,7 +573,8 @@ impl ChatPlatform for DiscordClient {
     }
 
     async fn post_message(&self, channel: &str, message: &Message) -> Result<String, ChatError> {
-        let path = format!("/channels/{}/messages", segment(channel));
+        let channel = self.channel_id(channel).await?;
+        let path = format!("/channels/{}/messages", segment(&channel));
         let posted = self
             .call(
                 Method::POST,
@@ -427,7 +598,8 @@ impl ChatPlatform for DiscordClient {
         message: &Message,
     ) -> Result<(), ChatError> {
         let (channel, id) = split_message_id(channel, message_id);
-        let path = format!("/channels/{}/messages/{}", segment(channel), segment(id));
+        let channel = self.channel_id(channel).await?;
+        let path = format!("/channels/{}/messages/{}", segment(&channel), segment(id));
         self.call(
             Method::PATCH,
             "PATCH /channels/{channel_id}/messages/{message_id}",
@@ -440,9 +612,13 @@ impl ChatPlatform for DiscordClient {
     }
 
     /// The guild's text channel with that name if there is one (a rerun of the job after
-    /// the channel was made), else a new one in the configured category.
+    /// the channel was made), else a new one in the configured category; in thread mode,
+    /// a thread instead (threads have no topic).
     async fn create_channel(&self, name: &str, topic: &str) -> Result<ChannelRef, ChatError> {
         let name = channel_name(name);
+        if self.incident_channels == IncidentChannels::Thread {
+            return self.create_thread(&name).await;
+        }
         if let Some(existing) = self.find_channel(&name).await? {
             return Ok(existing);
         }
@@ -472,8 +648,12 @@ impl ChatPlatform for DiscordClient {
     }
 
     /// A member permission overwrite per person: they may see the channel, read its
-    /// history and write in it. Setting one again is harmless.
+    /// history and write in it; in thread mode, each person is added to the thread.
+    /// Either again is harmless.
     async fn invite(&self, channel: &str, users: &[String]) -> Result<(), ChatError> {
+        if self.incident_channels == IncidentChannels::Thread {
+            return self.add_thread_members(channel, users).await;
+        }
         let mut done: Vec<&str> = Vec::new();
         let body = json!({
             "type": MEMBER_OVERWRITE,
@@ -502,6 +682,11 @@ impl ChatPlatform for DiscordClient {
     }
 
     async fn set_topic(&self, channel: &str, topic: &str) -> Result<(), ChatError> {
+        if self.incident_channels == IncidentChannels::Thread {
+            // A thread has no topic; its first message (the pinned card) says it all.
+            tracing::debug!(platform = PLATFORM, "a Discord thread has no topic to set");
+            return Ok(());
+        }
         let path = format!("/channels/{}", segment(channel));
         let body = json!({ "topic": render::truncate(topic, MAX_TOPIC) });
         self.call(
@@ -519,9 +704,10 @@ impl ChatPlatform for DiscordClient {
     /// OpenAPI description names `create_pin` (`/channels/{id}/pins/{id}` is deprecated).
     async fn pin(&self, channel: &str, message_id: &str) -> Result<(), ChatError> {
         let (channel, id) = split_message_id(channel, message_id);
+        let channel = self.channel_id(channel).await?;
         let path = format!(
             "/channels/{}/messages/pins/{}",
-            segment(channel),
+            segment(&channel),
             segment(id)
         );
         self.call(

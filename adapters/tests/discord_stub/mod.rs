@@ -89,6 +89,8 @@ pub struct StubChannel {
     pub overwrites: BTreeMap<String, Value>,
     /// The DM's recipient.
     pub recipient: Option<String>,
+    /// A thread's members (added with `PUT /channels/{id}/thread-members/{user}`).
+    pub members: Vec<String>,
 }
 
 /// A message as the stub knows it: the latest body it was posted or edited with.
@@ -201,6 +203,25 @@ impl DiscordStub {
         self.lock().spent.insert(route.to_owned(), reset_after_secs);
     }
 
+    /// A message someone (not the bot) said in `channel`, so that a 📌 on it can be read
+    /// back; returns its id.
+    pub fn add_message(&self, channel: &str, author: &str, content: &str) -> String {
+        let mut inner = self.lock();
+        inner.channel(channel);
+        let id = inner.snowflake();
+        inner.messages.insert(
+            (channel.to_owned(), id.clone()),
+            StubMessage {
+                channel_id: channel.to_owned(),
+                id: id.clone(),
+                body: json!({ "content": content, "author": { "id": author } }),
+                pinned: false,
+                edits: 0,
+            },
+        );
+        id
+    }
+
     /// A text channel that exists before the test starts; returns its id.
     pub fn add_channel(&self, name: &str) -> String {
         let mut inner = self.lock();
@@ -215,6 +236,7 @@ impl DiscordStub {
                 parent_id: None,
                 overwrites: BTreeMap::new(),
                 recipient: None,
+                members: Vec::new(),
             },
         );
         inner.guild_channels.push(id.clone());
@@ -247,6 +269,16 @@ impl DiscordStub {
             .messages
             .get(&(channel.to_owned(), id.to_owned()))
             .cloned()
+    }
+
+    /// The messages in `channel`, oldest first.
+    pub fn messages_in(&self, channel: &str) -> Vec<StubMessage> {
+        self.lock()
+            .messages
+            .values()
+            .filter(|m| m.channel_id == channel)
+            .cloned()
+            .collect()
     }
 
     pub fn pinned(&self, channel: &str, id: &str) -> bool {
@@ -295,6 +327,7 @@ impl Inner {
                 parent_id: None,
                 overwrites: BTreeMap::new(),
                 recipient: None,
+                members: Vec::new(),
             })
     }
 }
@@ -692,10 +725,12 @@ fn answer(
             if param("guild_id") != GUILD_ID {
                 return error(StatusCode::NOT_FOUND, 10004, "Unknown Guild");
             }
+            // Threads are not listed here (Discord lists them under threads/active).
             let list: Vec<Value> = inner
                 .guild_channels
                 .iter()
                 .filter_map(|id| inner.channels.get(id))
+                .filter(|c| !matches!(c.kind, 10..=12))
                 .map(channel_json)
                 .collect();
             ok(Value::Array(list))
@@ -730,11 +765,82 @@ fn answer(
                 parent_id: body["parent_id"].as_str().map(str::to_owned),
                 overwrites: BTreeMap::new(),
                 recipient: None,
+                members: Vec::new(),
             };
             let json = channel_json(&channel);
             inner.channels.insert(id.clone(), channel);
             inner.guild_channels.push(id);
             (StatusCode::CREATED, axum::Json(json)).into_response()
+        }
+        "create_thread" => {
+            let parent = param("channel_id");
+            if inner.channels.get(&parent).is_some_and(|c| c.kind != 0) {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    50024,
+                    "Cannot execute action on this channel type",
+                );
+            }
+            let name = body["name"].as_str().unwrap_or_default();
+            if name.is_empty() || name.chars().count() > 100 {
+                return invalid_form_body(json!({ "name": { "_errors": [{
+                    "code": "BASE_TYPE_BAD_LENGTH", "message": "Must be between 1 and 100 in length." }] } }));
+            }
+            let kind = body["type"].as_u64().unwrap_or(12);
+            if !matches!(kind, 10..=12) {
+                return invalid_form_body(json!({ "type": { "_errors": [{
+                    "code": "BASE_TYPE_CHOICES", "message": "Value must be one of (10, 11, 12)." }] } }));
+            }
+            let id = inner.snowflake();
+            let thread = StubChannel {
+                id: id.clone(),
+                name: name.to_owned(),
+                kind,
+                topic: None,
+                parent_id: Some(parent),
+                overwrites: BTreeMap::new(),
+                recipient: None,
+                members: Vec::new(),
+            };
+            let json = channel_json(&thread);
+            inner.channels.insert(id.clone(), thread);
+            inner.guild_channels.push(id);
+            (StatusCode::CREATED, axum::Json(json)).into_response()
+        }
+        "get_active_guild_threads" => {
+            if param("guild_id") != GUILD_ID {
+                return error(StatusCode::NOT_FOUND, 10004, "Unknown Guild");
+            }
+            let threads: Vec<Value> = inner
+                .guild_channels
+                .iter()
+                .filter_map(|id| inner.channels.get(id))
+                .filter(|c| matches!(c.kind, 10..=12))
+                .map(channel_json)
+                .collect();
+            ok(json!({ "threads": threads, "members": [] }))
+        }
+        "add_thread_member" => {
+            let thread = inner.channel(&param("channel_id"));
+            if !matches!(thread.kind, 10..=12) {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    50024,
+                    "Cannot execute action on this channel type",
+                );
+            }
+            let user = param("user_id");
+            if !thread.members.contains(&user) {
+                thread.members.push(user);
+            }
+            StatusCode::NO_CONTENT.into_response()
+        }
+        "get_message" => {
+            let key = (param("channel_id"), param("message_id"));
+            match inner.messages.get(&key) {
+                Some(m) => ok(message_json(&key.0, &key.1, &m.body)),
+                None => error(StatusCode::NOT_FOUND, 10008, "Unknown Message"),
+            }
         }
         "update_channel" => {
             let channel = inner.channel(&param("channel_id"));
@@ -829,6 +935,7 @@ fn answer(
                             parent_id: None,
                             overwrites: BTreeMap::new(),
                             recipient: Some(user.to_owned()),
+                            members: Vec::new(),
                         },
                     );
                     id
@@ -903,7 +1010,8 @@ fn message_json(channel_id: &str, id: &str, body: &Value) -> Value {
         "content": body["content"].as_str().unwrap_or_default(),
         "embeds": body["embeds"].as_array().cloned().unwrap_or_default(),
         "components": body["components"].as_array().cloned().unwrap_or_default(),
-        "author": { "id": BOT_USER, "username": "tocsin", "bot": true },
+        "author": body.get("author").cloned()
+            .unwrap_or_else(|| json!({ "id": BOT_USER, "username": "tocsin", "bot": true })),
         "pinned": false,
         "timestamp": "2026-11-24T10:00:00.000000+00:00",
     })
