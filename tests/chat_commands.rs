@@ -13,6 +13,196 @@ use serde_json::json;
 use support::TestApp;
 
 on_both!(ack_and_escalate_in_an_incident_channel_act_on_its_open_alerts);
+on_both!(an_unknown_discord_member_links_with_a_code_given_where_tocsin_knows_them);
+on_both!(an_admin_links_a_member_and_nobody_takes_anothers_account);
+
+/// `/incident <text>` from `user` on `platform`.
+fn from(platform: &str, user: &str, text: &str) -> Invocation {
+    Invocation {
+        platform: platform.into(),
+        user: user.into(),
+        channel: "general".into(),
+        input: Input::Slash {
+            command: "incident".into(),
+            text: text.into(),
+        },
+        delivery: None,
+        groups: Vec::new(),
+    }
+}
+
+async fn an_unknown_discord_member_links_with_a_code_given_where_tocsin_knows_them(app: TestApp) {
+    // carla has no Discord id in the example; as a stranger she may look, not act.
+    let stranger = "80351110224678999";
+    let refused = commands::handle(
+        &app.core,
+        &from("discord", stranger, "declare sev3 Cache is cold"),
+    )
+    .await;
+    assert!(
+        refused.message.plain().contains("/incident link"),
+        "{refused:?}"
+    );
+
+    let asked = commands::handle(&app.core, &from("discord", stranger, "link")).await;
+    assert_eq!(
+        asked.audience,
+        commands::Audience::Ephemeral,
+        "a code is for its owner only"
+    );
+    let text = asked.message.plain();
+    let code = text
+        .split('`')
+        .find_map(|part| part.strip_prefix("/incident link "))
+        .filter(|c| c.len() == 8)
+        .unwrap_or_else(|| panic!("no code in {text}"))
+        .to_owned();
+    // The code is no use from the account it is for.
+    let own = commands::handle(
+        &app.core,
+        &from("discord", stranger, &format!("link {code}")),
+    )
+    .await;
+    assert!(
+        own.message
+            .plain()
+            .contains("where Tocsin already knows you"),
+        "{own:?}"
+    );
+
+    let linked = commands::handle(
+        &app.core,
+        &from("console", "carla", &format!("link {}", code.to_lowercase())),
+    )
+    .await;
+    assert!(linked.message.plain().contains("now carla"), "{linked:?}");
+    let carla = app
+        .core
+        .store
+        .user_by_chat_identity("discord", stranger)
+        .await
+        .unwrap()
+        .expect("linked");
+    assert_eq!(carla.id, "carla".into());
+    // Used once.
+    let again = commands::handle(
+        &app.core,
+        &from("console", "carla", &format!("link {code}")),
+    )
+    .await;
+    assert!(
+        again.message.plain().contains("unknown, used or expired"),
+        "{again:?}"
+    );
+    // Now she acts as herself on Discord.
+    let declared = commands::handle(
+        &app.core,
+        &from("discord", stranger, "declare sev3 Cache is cold"),
+    )
+    .await;
+    assert!(
+        declared.message.plain().contains("Declared INC-1"),
+        "{declared:?}"
+    );
+    let incident = app.core.store.get_incident_by_number(1).await.unwrap();
+    assert_eq!(incident.declared_by, "user:carla");
+
+    // A code expires after 15 minutes.
+    let stranger = "80351110224678998";
+    let text = commands::handle(&app.core, &from("discord", stranger, "link"))
+        .await
+        .message
+        .plain();
+    let code = text
+        .split('`')
+        .find_map(|part| part.strip_prefix("/incident link "))
+        .filter(|c| c.len() == 8)
+        .unwrap()
+        .to_owned();
+    app.clock.advance(chrono::Duration::minutes(15));
+    let late = commands::handle(
+        &app.core,
+        &from("console", "dieter", &format!("link {code}")),
+    )
+    .await;
+    assert!(late.message.plain().contains("expired"), "{late:?}");
+    assert!(
+        app.core
+            .store
+            .user_by_chat_identity("discord", stranger)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn an_admin_links_a_member_and_nobody_takes_anothers_account(app: TestApp) {
+    // alice is an admin with a Discord id in the example; bob is not an admin.
+    let alice = "80351110224678912";
+    let member = "80351110224678997";
+    let by_bob = commands::handle(
+        &app.core,
+        &from("console", "bob", &format!("link <@{member}> dieter")),
+    )
+    .await;
+    assert!(
+        by_bob.message.plain().contains("needs the admin role"),
+        "{by_bob:?}"
+    );
+    let by_alice = commands::handle(
+        &app.core,
+        &from("discord", alice, &format!("link <@{member}> dieter")),
+    )
+    .await;
+    assert!(
+        by_alice.message.plain().contains("now linked to dieter"),
+        "{by_alice:?}"
+    );
+    assert_eq!(
+        app.core
+            .store
+            .user_by_chat_identity("discord", member)
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        "dieter".into()
+    );
+    // alice's own account cannot be handed to someone else, nor dieter given a second one.
+    let taken = commands::handle(
+        &app.core,
+        &from("discord", alice, &format!("link <@{alice}> erin")),
+    )
+    .await;
+    assert!(
+        taken.message.plain().contains("already linked to alice"),
+        "{taken:?}"
+    );
+    let second = commands::handle(
+        &app.core,
+        &from("discord", alice, "link <@80351110224678996> dieter"),
+    )
+    .await;
+    assert!(
+        second
+            .message
+            .plain()
+            .contains("already has a discord account"),
+        "{second:?}"
+    );
+    let nobody = commands::handle(
+        &app.core,
+        &from("discord", alice, "link <@80351110224678995> zoe"),
+    )
+    .await;
+    assert!(
+        nobody
+            .message
+            .plain()
+            .contains("no Tocsin user is called `zoe`"),
+        "{nobody:?}"
+    );
+}
 
 fn said(channel: &str, text: &str) -> Invocation {
     Invocation {

@@ -1101,6 +1101,24 @@ impl Store for FlakyStore {
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
         self.inner.user_by_email(email).await
     }
+    async fn create_link_code(
+        &self,
+        code: &str,
+        platform: &str,
+        external_id: &str,
+        expires_at: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<()> {
+        self.inner
+            .create_link_code(code, platform, external_id, expires_at)
+            .await
+    }
+    async fn redeem_link_code(
+        &self,
+        code: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<Option<(String, String)>> {
+        self.inner.redeem_link_code(code, now).await
+    }
     async fn try_lead(
         &self,
         work: &str,

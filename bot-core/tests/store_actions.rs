@@ -24,6 +24,7 @@ conformance!(
     declaring_with_a_used_key_returns_the_first_incident_and_writes_nothing,
     a_delivery_is_recorded_once,
     a_chat_identity_found_by_email_is_linked_and_remembered,
+    a_link_code_is_used_once_and_only_before_it_expires,
     one_process_leads_a_piece_of_work_until_it_lets_go,
 );
 
@@ -128,6 +129,38 @@ async fn a_chat_identity_found_by_email_is_linked_and_remembered(store: Arc<dyn 
         store.chat_links().await.unwrap(),
         [("slack".to_string(), "U01".to_string(), "alice".into())]
     );
+}
+
+async fn a_link_code_is_used_once_and_only_before_it_expires(store: Arc<dyn Store>) {
+    let now = clock().now();
+    let later = now + chrono::Duration::minutes(15);
+    store
+        .create_link_code("K7Q2M9XD", "discord", "8035", later)
+        .await
+        .unwrap();
+    // A second code for the same identity replaces the first.
+    store
+        .create_link_code("P4W8R2TZ", "discord", "8035", later)
+        .await
+        .unwrap();
+    assert_eq!(store.redeem_link_code("K7Q2M9XD", now).await.unwrap(), None);
+    // A code someone else holds is refused, not shared.
+    store
+        .create_link_code("H3N6C5VB", "discord", "9999", later)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.create_link_code("H3N6C5VB", "discord", "8035", later).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store.redeem_link_code("P4W8R2TZ", now).await.unwrap(),
+        Some(("discord".to_owned(), "8035".to_owned()))
+    );
+    assert_eq!(store.redeem_link_code("P4W8R2TZ", now).await.unwrap(), None);
+    // Expired: refused, and gone.
+    assert_eq!(store.redeem_link_code("H3N6C5VB", later).await.unwrap(), None);
+    assert_eq!(store.redeem_link_code("H3N6C5VB", now).await.unwrap(), None);
 }
 
 async fn a_delivery_is_recorded_once(store: Arc<dyn Store>) {

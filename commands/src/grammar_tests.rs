@@ -59,6 +59,13 @@ const ACCEPTED: &[(&str, &str, &[&str])] = &[
         &["act: Acknowledge", "incident: Some(7)"],
     ),
     ("incident", "ack 7", &["incident: Some(7)"]),
+    ("incident", "link", &["Link(Start)"]),
+    ("incident", "link k7q2-m9xd", &["Link(Redeem(\"K7Q2M9XD\"))"]),
+    (
+        "incident",
+        "link <@80351110224678912> carla",
+        &["Admin", "member: \"80351110224678912\"", "user: \"carla\""],
+    ),
     ("incident", "escalate", &["act: Escalate", "incident: None"]),
     (
         "incident",
@@ -200,6 +207,8 @@ const REFUSED: &[(&str, &str, &str)] = &[
     ("incident", "timeline", "usage: /incident timeline add"),
     ("incident", "timeline add", "usage: /incident timeline add"),
     ("incident", "ack everything", "usage: /incident ack"),
+    ("incident", "link 0000", "usage: /incident link"),
+    ("incident", "link @a b c", "usage: /incident link"),
     (
         "incident",
         "escalate now please",

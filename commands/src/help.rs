@@ -3,7 +3,7 @@
 
 use crate::{Audience, Reply};
 use crate::{
-    alerts, assign, declare, list, oncall, resolve, run, severity, status, timeline, update,
+    alerts, assign, declare, list, oncall, resolve, run, severity, status, timeline, update, link,
 };
 
 /// Subcommands of the grammar that later releases implement, with what they wait for.
@@ -37,6 +37,7 @@ const COMMANDS: &[(&str, &str)] = &[
     ),
     (oncall::OnCall::USAGE, oncall::OnCall::SUMMARY),
     (oncall::OnCall::TAKE_USAGE, oncall::OnCall::TAKE_SUMMARY),
+    (link::Link::USAGE, link::Link::SUMMARY),
 ];
 
 /// The help text, one command a line.

@@ -16,6 +16,7 @@ mod assign;
 mod capture;
 mod declare;
 mod help;
+mod link;
 mod list;
 mod oncall;
 mod resolve;
@@ -193,7 +194,7 @@ impl Ctx<'_> {
         let who = match &self.actor {
             Actor::User(id) => format!("{id} is a {}", self.role),
             _ => format!(
-                "your {} account is not linked to a Tocsin user (add it under [users.chat] in tocsin.toml)",
+                "your {} account is not linked to a Tocsin user (run /incident link, or add it under [users.chat] in tocsin.toml)",
                 self.invocation.platform
             ),
         };
@@ -348,6 +349,7 @@ pub(crate) enum Command {
     Responders(assign::AddResponder),
     Timeline(timeline::TimelineAdd),
     Alerts(alerts::OnAlerts),
+    Link(link::Link),
 }
 
 /// Parses the text after `/incident`: pure, so the whole grammar is tested in a table.
@@ -371,6 +373,7 @@ pub(crate) fn parse_incident(text: &str) -> Result<Command, Failure> {
         "timeline" => Command::Timeline(timeline::TimelineAdd::parse(args)?),
         "ack" => Command::Alerts(alerts::OnAlerts::parse(alerts::Act::Acknowledge, args)?),
         "escalate" => Command::Alerts(alerts::OnAlerts::parse(alerts::Act::Escalate, args)?),
+        "link" => Command::Link(link::Link::parse(args)?),
         known if help::LATER.iter().any(|(name, _)| *name == known) => {
             let (_, when) = help::LATER
                 .iter()
@@ -404,6 +407,7 @@ async fn incident(ctx: &Ctx<'_>, text: &str) -> Outcome {
         Command::Responders(c) => c.run(ctx).await,
         Command::Timeline(c) => c.run(ctx).await,
         Command::Alerts(c) => c.run(ctx).await,
+        Command::Link(c) => c.run(ctx).await,
     }
 }
 

@@ -379,6 +379,22 @@ pub trait Store: Send + Sync {
     async fn chat_links(&self) -> StoreResult<Vec<(String, String, UserId)>>;
     /// The directory user with this e-mail address (case-insensitive), if any.
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
+    /// Records `code` as the one link code of `external_id` on `platform` until
+    /// `expires_at`, replacing any code it had. Conflict when the code is taken.
+    async fn create_link_code(
+        &self,
+        code: &str,
+        platform: &str,
+        external_id: &str,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Uses up `code`: the (platform, external id) it stands for if it is known and not
+    /// expired at `now`, else `None`. Either way it cannot be used again.
+    async fn redeem_link_code(
+        &self,
+        code: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<(String, String)>>;
 
     // Leadership.
     /// Leads `work` if no other process does: on PostgreSQL a session advisory lock held on

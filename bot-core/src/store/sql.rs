@@ -1799,6 +1799,62 @@ macro_rules! impl_store {
                 row.map(User::try_from).transpose()
             }
 
+            async fn create_link_code(
+                &self,
+                code: &str,
+                platform: &str,
+                external_id: &str,
+                expires_at: DateTime<Utc>,
+            ) -> StoreResult<()> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query("DELETE FROM link_codes WHERE platform = $1 AND external_id = $2")
+                    .bind(platform)
+                    .bind(external_id)
+                    .execute(&mut *tx)
+                    .await?;
+                let inserted = sqlx::query(
+                    "INSERT INTO link_codes (code, platform, external_id, expires_at) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (code) DO NOTHING",
+                )
+                .bind(code)
+                .bind(platform)
+                .bind(external_id)
+                .bind(expires_at)
+                .execute(&mut *tx)
+                .await?;
+                if inserted.rows_affected() != 1 {
+                    return Err(StoreError::Conflict(
+                        "that link code is taken; ask for another".into(),
+                    ));
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn redeem_link_code(
+                &self,
+                code: &str,
+                now: DateTime<Utc>,
+            ) -> StoreResult<Option<(String, String)>> {
+                let mut tx = self.begin_write().await?;
+                let row: Option<(String, String, DateTime<Utc>)> = sqlx::query_as(
+                    "SELECT platform, external_id, expires_at FROM link_codes WHERE code = $1",
+                )
+                .bind(code)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if row.is_some() {
+                    sqlx::query("DELETE FROM link_codes WHERE code = $1")
+                        .bind(code)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(row
+                    .filter(|(_, _, expires_at)| *expires_at > now)
+                    .map(|(platform, external_id, _)| (platform, external_id)))
+            }
+
             async fn try_lead(&self, work: &str) -> StoreResult<Option<Box<dyn Leadership>>> {
                 self.lead(work).await
             }
