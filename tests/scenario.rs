@@ -139,7 +139,6 @@ async fn outcome(base: &str, token: &str, platform: &str) -> Outcome {
     };
     // The channel is made by a job: wait for it before reading the rest.
     let incident = support::eventually("the incident's channel", PATIENCE, || {
-        let get = get.clone();
         async move {
             let incident = get("/api/v1/incidents/1".into()).await;
             incident["channels"]
