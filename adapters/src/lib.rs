@@ -10,4 +10,5 @@ pub mod discord;
 pub mod github;
 pub mod notify;
 pub mod slack;
+pub mod teams;
 pub mod twilio;
