@@ -467,25 +467,32 @@ async fn link_slack_people(core: Core, slack: Arc<adapters::slack::client::Slack
     tracing::info!(linked, "Slack members linked by e-mail");
 }
 
-/// Holds Slack's Socket Mode connection while this process leads it: on PostgreSQL one
-/// replica at a time (an advisory lock), the others waiting to take over within seconds
-/// of its death; on SQLite the one process.
-async fn lead_socket_mode(
+/// Something only one replica may hold at a time (a chat platform's single connection),
+/// started by `hold` with a future that ends when it must let go. `hold` answers whether
+/// to try again later (false: a fault no retry can mend, already logged).
+type Holding = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// Runs `hold` while this process leads `work`: on PostgreSQL one replica at a time (an
+/// advisory lock), the others waiting to take over within seconds of its death; on SQLite
+/// the one process.
+async fn while_leading<F, Fut>(
     core: Core,
-    settings: adapters::slack::socket::SocketSettings,
-    envelopes: Arc<crate::slack_socket::SocketEnvelopes>,
+    work: &'static str,
     mut stop: tokio::sync::watch::Receiver<bool>,
-) {
-    const WORK: &str = "slack-socket-mode";
+    mut hold: F,
+) where
+    F: FnMut(Holding) -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
     const LOOK_AGAIN: std::time::Duration = std::time::Duration::from_secs(2);
     loop {
         if *stop.borrow() {
             return;
         }
-        let lease = match core.store.try_lead(WORK).await {
+        let lease = match core.store.try_lead(work).await {
             Ok(lease) => lease,
             Err(e) => {
-                tracing::warn!(error = %e, "could not ask the database who leads Socket Mode");
+                tracing::warn!(work, error = %e, "could not ask the database who leads");
                 None
             }
         };
@@ -495,27 +502,22 @@ async fn lead_socket_mode(
                 () = tokio::time::sleep(LOOK_AGAIN) => continue,
             }
         };
-        let socket = match adapters::slack::socket::SocketMode::new(settings.clone()) {
-            Ok(socket) => socket,
-            Err(e) => {
-                tracing::error!(error = %e, "Slack Socket Mode cannot start");
-                return;
-            }
-        };
-        tracing::info!("leading Slack Socket Mode");
-        let mut socket_stop = stop.clone();
-        let ended = async move {
+        tracing::info!(work, "leading");
+        let mut held_stop = stop.clone();
+        let ended: Holding = Box::pin(async move {
             tokio::select! {
-                _ = socket_stop.wait_for(|s| *s) => {},
+                _ = held_stop.wait_for(|s| *s) => {},
                 () = async {
                     while lease.still_leading().await {
                         tokio::time::sleep(LOOK_AGAIN).await;
                     }
-                    tracing::warn!("lost the lead of Slack Socket Mode; closing the connection");
+                    tracing::warn!(work, "lost the lead; letting go");
                 } => {},
             }
-        };
-        socket.run(envelopes.clone(), ended).await;
+        });
+        if !hold(ended).await {
+            return;
+        }
     }
 }
 
@@ -633,13 +635,83 @@ pub async fn serve(config: Config, database_url: &str, listen: &str) -> anyhow::
             },
         });
         tracing::info!("Slack Socket Mode on (SLACK_APP_TOKEN)");
-        tokio::spawn(lead_socket_mode(
+        tokio::spawn(while_leading(
             core.clone(),
-            settings,
-            envelopes,
+            "slack-socket-mode",
             stop_rx.clone(),
+            move |ended| {
+                let settings = settings.clone();
+                let envelopes = envelopes.clone();
+                async move {
+                    match adapters::slack::socket::SocketMode::new(settings) {
+                        Ok(socket) => {
+                            socket.run(envelopes, ended).await;
+                            true
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "Slack Socket Mode cannot start");
+                            false
+                        }
+                    }
+                }
+            },
         ))
     });
+    let gateway = match (&discord, config.discord.as_ref().is_some_and(|d| d.gateway)) {
+        (Some(client), true) => {
+            let mut settings = adapters::discord::gateway::GatewaySettings::new(
+                std::env::var("DISCORD_TOKEN").unwrap_or_default(),
+            );
+            if let Ok(url) = std::env::var("TOCSIN_DISCORD_API_URL")
+                && !url.trim().is_empty()
+            {
+                settings.api_url = url;
+            }
+            // Checked now, so a bad setting stops the start rather than a background task.
+            adapters::discord::gateway::Gateway::new(settings.clone())
+                .map_err(|e| anyhow::anyhow!("setting up the Discord Gateway: {e}"))?;
+            let handler: Arc<dyn adapters::discord::gateway::GatewayHandler> =
+                Arc::new(crate::discord_gateway::GatewayCapture {
+                    core: core.clone(),
+                    client: client.clone(),
+                });
+            tracing::info!("Discord Gateway on ([discord] gateway = true)");
+            Some(tokio::spawn(while_leading(
+                core.clone(),
+                "discord-gateway",
+                stop_rx.clone(),
+                move |ended| {
+                    let settings = settings.clone();
+                    let handler = handler.clone();
+                    async move {
+                        let gateway = match adapters::discord::gateway::Gateway::new(settings) {
+                            Ok(gateway) => gateway,
+                            Err(e) => {
+                                tracing::error!(error = %e, "the Discord Gateway cannot start");
+                                return false;
+                            }
+                        };
+                        match gateway.run(handler, ended).await {
+                            Ok(()) => true,
+                            // Fatal closes (a bad token, intents not enabled) are logged
+                            // with what to fix; retrying would only repeat them.
+                            Err(e) => {
+                                tracing::error!(error = %e, "the Discord Gateway stopped");
+                                false
+                            }
+                        }
+                    }
+                },
+            )))
+        }
+        (None, true) => {
+            tracing::warn!(
+                "[discord] gateway = true, but Discord is not set up (DISCORD_TOKEN): no capture"
+            );
+            None
+        }
+        _ => None,
+    };
     let mut http_stop = stop_rx;
     let server = http::serve(listener, app, async move {
         let _ = http_stop.wait_for(|stop| *stop).await;
@@ -653,6 +725,9 @@ pub async fn serve(config: Config, database_url: &str, listen: &str) -> anyhow::
     served.context("serving HTTP")?;
     if let Some(socket) = socket {
         socket.await.context("Slack Socket Mode")?;
+    }
+    if let Some(gateway) = gateway {
+        gateway.await.context("Discord Gateway")?;
     }
     workers.await.context("job workers")?;
     Ok(())

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod discord_gateway;
 pub mod http;
 pub mod manifest;
 pub mod slack_socket;

@@ -6,6 +6,8 @@
 
 mod support;
 
+#[path = "../adapters/tests/discord_gateway_stub/mod.rs"]
+mod discord_gateway_stub;
 #[path = "../adapters/tests/discord_stub/mod.rs"]
 mod discord_stub;
 
@@ -24,7 +26,7 @@ const ALICE: &str = "80351110224678912";
 const ALERTMANAGER_KEY: &str = "discord-flow-alertmanager-key";
 
 struct Tocsin {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     _child: Child,
     base: String,
     http: reqwest::Client,
@@ -64,7 +66,7 @@ async fn serve(discord: &discord_stub::DiscordStub, discord_config: &str) -> Toc
         .stderr(Stdio::null());
     let (child, base) = support::start_serving(command).await;
     Tocsin {
-        _dir: dir,
+        dir,
         _child: child,
         base,
         http: reqwest::Client::new(),
@@ -72,6 +74,32 @@ async fn serve(discord: &discord_stub::DiscordStub, discord_config: &str) -> Toc
 }
 
 impl Tocsin {
+    /// An admin API token for the same database, made with the CLI.
+    async fn token(&self) -> String {
+        let out = Command::new(BIN)
+            .args(["token", "create", "--name", "flow", "--role", "admin"])
+            .env("TOCSIN_CONFIG", self.dir.path().join("tocsin.toml"))
+            .env(
+                "DATABASE_URL",
+                format!("sqlite://{}", self.dir.path().join("tocsin.db").display()),
+            )
+            .env_remove("RUST_LOG")
+            .output()
+            .await
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .last()
+            .unwrap()
+            .to_owned()
+    }
+
     async fn interaction(&self, body: &Value) -> (u16, Value) {
         let body = body.to_string();
         let timestamp = chrono::Utc::now().timestamp().to_string();
@@ -424,5 +452,102 @@ async fn in_thread_mode_a_slow_declare_is_deferred_then_the_reply_follows_and_a_
         discord.calls_to("update_channel").is_empty(),
         "a thread has no topic"
     );
+    assert!(refused(&discord).is_empty(), "{:?}", refused(&discord));
+}
+
+#[tokio::test]
+async fn a_pin_reaction_seen_on_the_gateway_records_the_message_in_the_timeline() {
+    let discord = discord_stub::start().await;
+    let gateway = discord_gateway_stub::start().await;
+    discord.set_gateway_url(&gateway.gateway_url());
+    let tocsin = serve(&discord, "gateway = true").await;
+    support::until("the Gateway session", || gateway.ready().then_some(())).await;
+    let identify = &gateway.identifies()[0];
+    let intents = identify["intents"].as_u64().unwrap();
+    assert_ne!(
+        intents & discord_gateway_stub::MESSAGE_CONTENT,
+        0,
+        "{identify}"
+    );
+
+    let (_, answer) = tocsin
+        .interaction(&declare("1100000000000000301", "Queue is stuck"))
+        .await;
+    assert!(text(&answer).contains("Declared INC-1"), "{answer}");
+    let channel = support::until("the incident channel", || {
+        discord
+            .channels_named("inc-1-queue-is-stuck")
+            .into_iter()
+            .next()
+    })
+    .await;
+    let bob = "80351110224678913";
+    let said = discord.add_message(&channel.id, bob, "Restarted the consumers");
+    let pin = json!({
+        "user_id": ALICE,
+        "channel_id": channel.id,
+        "message_id": said,
+        "guild_id": discord.guild_id(),
+        "message_author_id": bob,
+        "emoji": { "id": null, "name": "\u{1F4CC}" }
+    });
+    gateway.dispatch("MESSAGE_REACTION_ADD", pin.clone());
+    // A 📌 outside an incident channel, and another emoji, record nothing.
+    gateway.dispatch(
+        "MESSAGE_REACTION_ADD",
+        json!({ "user_id": ALICE, "channel_id": "1400000000000000077", "message_id": "1",
+                "guild_id": discord.guild_id(), "emoji": { "id": null, "name": "\u{1F4CC}" } }),
+    );
+    let token = tocsin.token().await;
+    let timeline = support::eventually(
+        "the pinned message in the timeline",
+        std::time::Duration::from_secs(30),
+        || {
+            let (http, base, token) = (tocsin.http.clone(), tocsin.base.clone(), token.clone());
+            async move {
+                let timeline: Value = http
+                    .get(format!("{base}/api/v1/incidents/1/timeline"))
+                    .bearer_auth(token)
+                    .send()
+                    .await
+                    .ok()?
+                    .json()
+                    .await
+                    .ok()?;
+                timeline
+                    .to_string()
+                    .contains("Restarted the consumers")
+                    .then_some(timeline)
+            }
+        },
+    )
+    .await;
+    let pinned: Vec<&Value> = timeline
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "chat_message")
+        .collect();
+    assert_eq!(pinned.len(), 1, "{timeline}");
+    // The same reaction seen again (a replay after a resume) is not recorded twice.
+    gateway.dispatch("MESSAGE_REACTION_ADD", pin);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let again: Value = tocsin
+        .http
+        .get(format!("{}/api/v1/incidents/1/timeline", tocsin.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let count = again
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "chat_message")
+        .count();
+    assert_eq!(count, 1, "{again}");
     assert!(refused(&discord).is_empty(), "{:?}", refused(&discord));
 }

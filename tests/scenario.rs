@@ -138,14 +138,12 @@ async fn outcome(base: &str, token: &str, platform: &str) -> Outcome {
         }
     };
     // The channel is made by a job: wait for it before reading the rest.
-    let incident = support::eventually("the incident's channel", PATIENCE, || {
-        async move {
-            let incident = get("/api/v1/incidents/1".into()).await;
-            incident["channels"]
-                .as_array()
-                .is_some_and(|c| c.iter().any(|c| c["platform"] == platform))
-                .then_some(incident)
-        }
+    let incident = support::eventually("the incident's channel", PATIENCE, || async move {
+        let incident = get("/api/v1/incidents/1".into()).await;
+        incident["channels"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|c| c["platform"] == platform))
+            .then_some(incident)
     })
     .await;
     let channel = incident["channels"]

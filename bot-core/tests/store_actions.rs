@@ -150,7 +150,9 @@ async fn a_link_code_is_used_once_and_only_before_it_expires(store: Arc<dyn Stor
         .await
         .unwrap();
     assert!(matches!(
-        store.create_link_code("H3N6C5VB", "discord", "8035", later).await,
+        store
+            .create_link_code("H3N6C5VB", "discord", "8035", later)
+            .await,
         Err(StoreError::Conflict(_))
     ));
     assert_eq!(
@@ -159,7 +161,10 @@ async fn a_link_code_is_used_once_and_only_before_it_expires(store: Arc<dyn Stor
     );
     assert_eq!(store.redeem_link_code("P4W8R2TZ", now).await.unwrap(), None);
     // Expired: refused, and gone.
-    assert_eq!(store.redeem_link_code("H3N6C5VB", later).await.unwrap(), None);
+    assert_eq!(
+        store.redeem_link_code("H3N6C5VB", later).await.unwrap(),
+        None
+    );
     assert_eq!(store.redeem_link_code("H3N6C5VB", now).await.unwrap(), None);
 }
 

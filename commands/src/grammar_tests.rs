@@ -60,7 +60,11 @@ const ACCEPTED: &[(&str, &str, &[&str])] = &[
     ),
     ("incident", "ack 7", &["incident: Some(7)"]),
     ("incident", "link", &["Link(Start)"]),
-    ("incident", "link k7q2-m9xd", &["Link(Redeem(\"K7Q2M9XD\"))"]),
+    (
+        "incident",
+        "link k7q2-m9xd",
+        &["Link(Redeem(\"K7Q2M9XD\"))"],
+    ),
     (
         "incident",
         "link <@80351110224678912> carla",

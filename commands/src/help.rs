@@ -3,7 +3,7 @@
 
 use crate::{Audience, Reply};
 use crate::{
-    alerts, assign, declare, list, oncall, resolve, run, severity, status, timeline, update, link,
+    alerts, assign, declare, link, list, oncall, resolve, run, severity, status, timeline, update,
 };
 
 /// Subcommands of the grammar that later releases implement, with what they wait for.

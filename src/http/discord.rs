@@ -32,7 +32,6 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::body;
 
-
 /// Interaction callback types (Discord's numbering).
 const PONG: u64 = 1;
 const CHANNEL_MESSAGE_WITH_SOURCE: u64 = 4;

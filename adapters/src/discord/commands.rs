@@ -161,7 +161,11 @@ fn incident_command() -> Value {
             "link",
             "Link your Discord account to your Tocsin user (a code), or, as an admin, someone's",
             vec![
-                string("code", "The code /incident link gave you on another platform", false),
+                string(
+                    "code",
+                    "The code /incident link gave you on another platform",
+                    false,
+                ),
                 option(USER, "member", "Admins: the member to link", false),
                 string("user", "Admins: their Tocsin user id", false),
             ],

@@ -241,12 +241,7 @@ fn grammar_text(command: &str, mut options: Vec<CommandOption>) -> String {
             flag("page", "--page"),
         ],
         ("incident", "timeline") => vec![Some("timeline add".into()), incident, get("note")],
-        ("incident", "link") => vec![
-            Some("link".into()),
-            get("code"),
-            get("member"),
-            get("user"),
-        ],
+        ("incident", "link") => vec![Some("link".into()), get("code"), get("member"), get("user")],
         ("oncall", "show") => vec![get("service")],
         ("oncall", "take") => vec![
             Some("take".into()),

@@ -5,11 +5,13 @@
 //! - `inbound.rs`: interactions -> `commands::Invocation`.
 //! - `commands.rs`: the application command definitions (`tocsin manifest discord`).
 //! - `render.rs`: `Message` -> embeds and components; `Dialog` -> a modal.
+//! - `gateway.rs`: the Gateway WebSocket, for timeline capture (messages and 📌 reactions).
 //! - `client.rs`: the `ChatPlatform` port over Discord's REST API, base URL overridable by
 //!   `TOCSIN_DISCORD_API_URL`.
 
 pub mod client;
 pub mod commands;
+pub mod gateway;
 pub mod inbound;
 pub mod render;
 pub mod verify;

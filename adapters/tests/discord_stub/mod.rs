@@ -271,6 +271,11 @@ impl DiscordStub {
             .cloned()
     }
 
+    /// Makes `GET /gateway/bot` send clients to `url` (a Gateway stub's WebSocket).
+    pub fn set_gateway_url(&self, url: &str) {
+        self.lock().gateway_url = Some(url.to_owned());
+    }
+
     /// The messages in `channel`, oldest first.
     pub fn messages_in(&self, channel: &str) -> Vec<StubMessage> {
         self.lock()
@@ -307,6 +312,8 @@ struct Inner {
     dms: BTreeMap<String, String>,
     webhooks: Vec<StubWebhookCall>,
     next_id: u64,
+    /// What `GET /gateway/bot` answers as the Gateway's URL.
+    gateway_url: Option<String>,
 }
 
 impl Inner {
@@ -835,6 +842,20 @@ fn answer(
             }
             StatusCode::NO_CONTENT.into_response()
         }
+        "get_bot_gateway" => match &inner.gateway_url {
+            Some(url) => ok(json!({
+                "url": url,
+                "shards": 1,
+                "session_start_limit": {
+                    "total": 1000, "remaining": 999, "reset_after": 14_400_000, "max_concurrency": 1
+                }
+            })),
+            None => error(
+                StatusCode::NOT_IMPLEMENTED,
+                0,
+                "no Gateway behind this stub (set_gateway_url)",
+            ),
+        },
         "get_message" => {
             let key = (param("channel_id"), param("message_id"));
             match inner.messages.get(&key) {
