@@ -4,12 +4,14 @@
 //! - `auth.rs`: validating the connector's `Authorization: Bearer` JWT (OpenID metadata,
 //!   JWKS, endorsements).
 //! - `token.rs`: the bot's own app token (client credentials), cached.
+//! - `inbound.rs`: activities -> `commands::Invocation`.
 //! - `connector.rs`: the `ChatPlatform` port over the Bot Connector (and Graph for channels).
 //! - `render.rs`: `Message` -> an Adaptive Card; `Dialog` -> a task module form.
 //! - `manifest.rs`: the Teams app package (`tocsin manifest teams --out …`).
 
 pub mod auth;
 pub mod connector;
+pub mod inbound;
 pub mod manifest;
 pub mod render;
 pub mod token;
