@@ -89,6 +89,43 @@ pub fn discord_settings(config: &Config) -> Option<adapters::discord::client::Di
     })
 }
 
+/// Microsoft Teams' client settings when it is set up: `[msteams]` in the file and
+/// `MicrosoftAppId` and `MicrosoftAppPassword` in the environment (`MicrosoftAppTenantId`
+/// for a single-tenant bot; `TOCSIN_TEAMS_LOGIN_URL` and `TOCSIN_GRAPH_API_URL` move the
+/// login and Graph addresses).
+pub fn teams_settings(config: &Config) -> Option<adapters::teams::connector::TeamsSettings> {
+    use adapters::teams::connector::{ChannelMode, DEFAULT_GRAPH_URL, DEFAULT_SERVICE_URL};
+    let teams = config.msteams.as_ref()?;
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let app_id = env("MicrosoftAppId")?;
+    let Some(app_password) = env("MicrosoftAppPassword") else {
+        tracing::warn!("MicrosoftAppId is set but MicrosoftAppPassword is not: Teams stays off");
+        return None;
+    };
+    let tenant_id = env("MicrosoftAppTenantId");
+    Some(adapters::teams::connector::TeamsSettings {
+        credentials: adapters::teams::token::AppCredentials {
+            app_id,
+            app_password,
+            tenant_id: tenant_id.clone(),
+            login_url: env("TOCSIN_TEAMS_LOGIN_URL")
+                .unwrap_or_else(|| adapters::teams::token::DEFAULT_LOGIN_URL.to_owned()),
+        },
+        service_url: teams
+            .service_url
+            .clone()
+            .unwrap_or_else(|| DEFAULT_SERVICE_URL.to_owned()),
+        tenant_id,
+        team_id: teams.team_id.clone(),
+        incidents_channel: teams.incidents_channel.clone(),
+        incident_channels: match teams.incident_channels {
+            crate::config::DiscordIncidentChannels::Channel => ChannelMode::Channel,
+            crate::config::DiscordIncidentChannels::Thread => ChannelMode::Thread,
+        },
+        graph_url: env("TOCSIN_GRAPH_API_URL").unwrap_or_else(|| DEFAULT_GRAPH_URL.to_owned()),
+    })
+}
+
 /// Whether Slack is set up in this environment (`SLACK_BOT_TOKEN`).
 pub fn slack_enabled() -> bool {
     std::env::var("SLACK_BOT_TOKEN").is_ok_and(|t| !t.trim().is_empty())
@@ -128,6 +165,9 @@ pub fn core(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: &Config) -> Co
     }
     if discord_settings(config).is_some() {
         chat_platforms.push(adapters::discord::PLATFORM.to_owned());
+    }
+    if teams_settings(config).is_some() {
+        chat_platforms.push(adapters::teams::PLATFORM.to_owned());
     }
     let services = config
         .services
@@ -590,6 +630,37 @@ pub async fn serve(config: Config, database_url: &str, listen: &str) -> anyhow::
         }),
         _ => None,
     };
+    let teams = teams_settings(&config)
+        .map(|settings| {
+            let mode = settings.incident_channels;
+            let app_id = settings.credentials.app_id.clone();
+            adapters::teams::connector::TeamsClient::new(settings)
+                .map(|c| (Arc::new(c), mode, app_id))
+        })
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("setting up Microsoft Teams: {e}"))?;
+    let teams_inbound = match &teams {
+        Some((client, mode, app_id)) => {
+            handlers = handlers
+                .merge(ChatEffects::handlers(&core, client.clone()))
+                .merge(bot_core::escalation::PageByChat::handlers(
+                    core.clone(),
+                    client.clone(),
+                ));
+            queues.push(bot_core::ops::chat_queue(adapters::teams::PLATFORM));
+            let openid = std::env::var("TOCSIN_TEAMS_OPENID_URL")
+                .ok()
+                .filter(|u| !u.trim().is_empty())
+                .unwrap_or_else(|| adapters::teams::auth::DEFAULT_OPENID_URL.to_owned());
+            Some(http::TeamsInbound {
+                auth: adapters::teams::auth::TeamsAuth::new(app_id.clone(), openid)
+                    .map_err(|e| anyhow::anyhow!("setting up Microsoft Teams: {e}"))?,
+                client: Some(client.clone()),
+                mode: *mode,
+            })
+        }
+        None => None,
+    };
     let slack_inbound = match std::env::var("SLACK_SIGNING_SECRET") {
         Ok(secret) if !secret.trim().is_empty() => Some(http::SlackInbound {
             signing_secret: secret,
@@ -621,7 +692,8 @@ pub async fn serve(config: Config, database_url: &str, listen: &str) -> anyhow::
         http::AppState::new(core.clone())
             .with_twilio(notifiers.twilio)
             .with_slack(slack_inbound)
-            .with_discord(discord_inbound),
+            .with_discord(discord_inbound)
+            .with_teams(teams_inbound),
     );
     let shutdown = shutdown_signal();
     tracing::info!(%addr, backend = core.store.backend(), "listening");

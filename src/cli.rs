@@ -83,6 +83,12 @@ pub enum Command {
         /// Slack: connect over Socket Mode instead of request URLs
         #[arg(long)]
         socket_mode: bool,
+        /// Teams: where to write the app package (a zip to upload to Teams)
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+        /// Teams: the bot's Microsoft App Id
+        #[arg(long, env = "MicrosoftAppId")]
+        app_id: Option<String>,
     },
 }
 
@@ -409,6 +415,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             platform: Platform::Slack,
             url,
             socket_mode,
+            ..
         } => {
             let url = match (url, socket_mode) {
                 (Some(url), _) => url,
@@ -432,11 +439,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 serde_json::to_string_pretty(&crate::manifest::discord_commands())?
             );
         }
-        Command::Manifest { platform, .. } => {
-            anyhow::bail!(
-                "`tocsin manifest {}` is not available yet: the {:?} adapter comes in a later release",
-                format!("{platform:?}").to_lowercase(),
-                platform
+        Command::Manifest {
+            platform: Platform::Teams,
+            url,
+            out,
+            app_id,
+            ..
+        } => {
+            let (Some(app_id), Some(url), Some(out)) = (app_id, url, out) else {
+                anyhow::bail!(
+                    "tocsin manifest teams needs the bot's app id, Tocsin's public https URL and                      where to write the package: tocsin manifest teams --app-id <MicrosoftAppId>                      --url https://tocsin.example.com --out tocsin-teams.zip (MicrosoftAppId and                      TOCSIN_PUBLIC_URL work too)"
+                );
+            };
+            let settings = adapters::teams::manifest::PackageSettings::new(app_id, url);
+            let package =
+                adapters::teams::manifest::app_package(&settings, crate::manifest::TEAMS_COMMANDS)
+                    .map_err(|e| anyhow::anyhow!("building the Teams app package: {e}"))?;
+            std::fs::write(&out, package).with_context(|| format!("writing {}", out.display()))?;
+            println!(
+                "Wrote {}: upload it in Teams (Apps → Manage your apps → Upload an app).",
+                out.display()
             );
         }
     }

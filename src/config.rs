@@ -36,6 +36,9 @@ pub struct Config {
     pub console: ConsoleConfig,
     /// Discord: where incident channels go; absent, Discord is off.
     pub discord: Option<DiscordConfig>,
+    /// Microsoft Teams (`[msteams]`: `[[teams]]` are teams of people): where incident
+    /// channels go; absent, Teams is off.
+    pub msteams: Option<MsTeamsConfig>,
     pub users: Vec<UserConfig>,
     pub teams: Vec<TeamConfig>,
     pub schedules: Vec<ScheduleConfig>,
@@ -175,7 +178,50 @@ impl DiscordConfig {
     }
 }
 
-/// `[discord] incident_channels`.
+/// `[msteams]`: the Microsoft Teams team Tocsin works in. The bot's credentials come from
+/// the environment: `MicrosoftAppId`, `MicrosoftAppPassword`, `MicrosoftAppTenantId`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct MsTeamsConfig {
+    /// The team incident channels are made in (its Entra group id, a GUID), for
+    /// `incident_channels = "channel"`.
+    pub team_id: Option<String>,
+    /// The channel (`19:…@thread.tacv2`) where incidents are announced and, in thread mode,
+    /// where their threads start.
+    pub incidents_channel: Option<String>,
+    /// `"channel"`: a standard channel per incident, through Microsoft Graph (needs the
+    /// `Channel.Create.Group` permission); `"thread"` (default): a thread in
+    /// `incidents_channel`.
+    #[serde(default = "thread_mode")]
+    pub incident_channels: DiscordIncidentChannels,
+    /// The Bot Connector's address for the tenant until an activity tells it; default
+    /// `https://smba.trafficmanager.net/teams/`.
+    pub service_url: Option<String>,
+}
+
+fn thread_mode() -> DiscordIncidentChannels {
+    DiscordIncidentChannels::Thread
+}
+
+fn check_msteams(teams: &MsTeamsConfig, c: &mut Checker) {
+    let path = KeyPath::of("msteams");
+    let missing = |v: &Option<String>| v.as_deref().is_none_or(|v| v.trim().is_empty());
+    match teams.incident_channels {
+        DiscordIncidentChannels::Channel if missing(&teams.team_id) => c.report(
+            &path.key("incident_channels"),
+            Part::Value,
+            "incident channels need `team_id`: the team (its group id) to make them in".into(),
+        ),
+        DiscordIncidentChannels::Thread if missing(&teams.incidents_channel) => c.report(
+            &path.key("incident_channels"),
+            Part::Value,
+            "incident threads need `incidents_channel`: the channel id (19:…) to start them in"
+                .into(),
+        ),
+        _ => {}
+    }
+}
+
+/// `[discord] incident_channels` and `[msteams] incident_channels`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DiscordIncidentChannels {
@@ -645,6 +691,9 @@ impl Config {
         actions::check(&self.actions, &self.roles, c);
         if let Some(discord) = &self.discord {
             check_discord(discord, c);
+        }
+        if let Some(teams) = &self.msteams {
+            check_msteams(teams, c);
         }
         if let Some(text) = self.incidents.update_reminder.as_deref()
             && text != "off"

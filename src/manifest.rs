@@ -113,6 +113,24 @@ pub fn slack(url: &str, socket_mode: bool) -> Value {
 
 /// The Discord application commands (`/incident`, `/oncall`), as the JSON array that
 /// `PUT /applications/{application_id}/commands` takes.
+/// The commands the Teams app package suggests when people type to the bot (Teams shows
+/// at most ten per scope): the grammar's most used, as typed after `@Tocsin`.
+pub const TEAMS_COMMANDS: &[(&str, &str)] = &[
+    (
+        "declare",
+        "Declare an incident: declare [sev1-4] <title>, or a form",
+    ),
+    ("status", "The incident's card and last update"),
+    ("update", "Post a status update: update <text>"),
+    ("resolve", "Resolve the incident: resolve [note]"),
+    ("list", "Open incidents"),
+    ("severity", "Change severity: severity <sevN>"),
+    ("ack", "Acknowledge the incident's alerts"),
+    ("escalate", "Page the next escalation level now"),
+    ("link", "Link your Teams account to your Tocsin user"),
+    ("help", "Every Tocsin command"),
+];
+
 pub fn discord_commands() -> Value {
     adapters::discord::commands::definitions()
 }

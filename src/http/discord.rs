@@ -23,7 +23,6 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::{Json, Router};
-use bot_core::ops::Core;
 use commands::{Audience, Reply};
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
@@ -188,7 +187,7 @@ async fn interactions(
             "data": ephemeral_text("Already handled."),
         })));
     }
-    let mut task = spawn_handle(core, request.invocation.clone(), key);
+    let mut task = super::spawn_handled(core, request.invocation.clone(), key);
     match tokio::time::timeout(discord.reply_within, &mut task).await {
         Ok(Ok(reply)) => Ok(Json(answer(&reply, &request))),
         Ok(Err(e)) => Err(ApiError::internal(format!("a Discord command failed: {e}"))),
@@ -201,29 +200,6 @@ async fn interactions(
             })))
         }
     }
-}
-
-/// The command on its own task, so it finishes even when Discord stops waiting; the
-/// delivery is recorded once handled, so one that failed half-way is redone on retry.
-fn spawn_handle(
-    core: &Core,
-    invocation: commands::Invocation,
-    key: Option<String>,
-) -> JoinHandle<Reply> {
-    let core = core.clone();
-    tokio::spawn(async move {
-        let reply = commands::handle(&core, &invocation).await;
-        if let Some(key) = key {
-            match core.store.record_delivery(&key, core.clock.now()).await {
-                Ok(true) => {}
-                Ok(false) => tracing::info!(key, "Discord interaction was handled twice"),
-                Err(e) => {
-                    tracing::error!(key, error = %e, "could not record a Discord interaction")
-                }
-            }
-        }
-        reply
-    })
 }
 
 /// Waits for a command that missed the deadline, then puts its reply in place of the

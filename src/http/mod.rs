@@ -11,6 +11,7 @@ mod oncall;
 mod openapi;
 mod ops;
 mod slack;
+mod teams;
 mod twilio;
 
 use std::sync::{Arc, OnceLock};
@@ -31,6 +32,7 @@ pub use discord::DiscordInbound;
 pub use error::ApiError;
 pub use extract::parse_json;
 pub use slack::{Redelivery, SlackHandler, SlackInbound};
+pub use teams::TeamsInbound;
 pub use twilio::TwilioInbound;
 
 /// Largest request body accepted on any route.
@@ -49,6 +51,8 @@ pub struct AppState {
     pub slack: Option<Arc<SlackInbound>>,
     /// Set when Discord is configured (`DISCORD_PUBLIC_KEY`): `/discord/interactions` needs it.
     pub discord: Option<Arc<DiscordInbound>>,
+    /// Set when Microsoft Teams is configured (`MicrosoftAppId`): `/teams/messages` needs it.
+    pub teams: Option<Arc<TeamsInbound>>,
 }
 
 impl AppState {
@@ -59,6 +63,7 @@ impl AppState {
             twilio: None,
             slack: None,
             discord: None,
+            teams: None,
         }
     }
 
@@ -76,6 +81,33 @@ impl AppState {
         self.discord = discord.map(Arc::new);
         self
     }
+
+    pub fn with_teams(mut self, teams: Option<TeamsInbound>) -> Self {
+        self.teams = teams.map(Arc::new);
+        self
+    }
+}
+
+/// A chat command on its own task, so it finishes even when the platform stops waiting
+/// for the answer; the delivery `key` is recorded once handled, so one that failed
+/// half-way is redone on a retry.
+fn spawn_handled(
+    core: &Core,
+    invocation: commands::Invocation,
+    key: Option<String>,
+) -> tokio::task::JoinHandle<commands::Reply> {
+    let core = core.clone();
+    tokio::spawn(async move {
+        let reply = commands::handle(&core, &invocation).await;
+        if let Some(key) = key {
+            match core.store.record_delivery(&key, core.clock.now()).await {
+                Ok(true) => {}
+                Ok(false) => tracing::info!(key, "a chat delivery was handled twice"),
+                Err(e) => tracing::error!(key, error = %e, "could not record a chat delivery"),
+            }
+        }
+        reply
+    })
 }
 
 /// The process-wide Prometheus recorder, installed on first use (tests build many routers
@@ -108,6 +140,7 @@ pub fn router(state: AppState) -> Router {
         .merge(twilio::routes())
         .merge(slack::routes())
         .merge(discord::routes())
+        .merge(teams::routes())
         .merge(ops::routes())
         .merge(openapi::routes())
         .fallback(|| async { ApiError::not_found("no such route") })

@@ -287,13 +287,36 @@ impl TeamsClient {
         reply_to_activity_id: &str,
         message: &Message,
     ) -> Result<String, ChatError> {
+        self.reply_with(
+            service_url,
+            conversation_id,
+            reply_to_activity_id,
+            render_attachment(message),
+            &message.plain(),
+        )
+        .await
+    }
+
+    /// [`TeamsClient::reply`] with a ready attachment (a card that opens a dialog, say) and
+    /// its plain-text summary.
+    pub async fn reply_with(
+        &self,
+        service_url: &str,
+        conversation_id: &str,
+        reply_to_activity_id: &str,
+        attachment: Value,
+        summary: &str,
+    ) -> Result<String, ChatError> {
         let base = base_url("Teams service URL", service_url)?;
         let url = format!(
             "{base}/v3/conversations/{}/activities/{}",
             segment(conversation_id),
             segment(reply_to_activity_id)
         );
-        let mut body = activity(message);
+        let mut body = json!({ "type": "message", "attachments": [attachment] });
+        if !summary.trim().is_empty() {
+            body["summary"] = json!(summary);
+        }
         body["replyToId"] = json!(reply_to_activity_id.trim());
         let answer = self
             .call(
@@ -701,6 +724,10 @@ fn activity(message: &Message) -> Value {
         body["summary"] = json!(plain);
     }
     body
+}
+
+fn render_attachment(message: &Message) -> Value {
+    render::attachment(message)
 }
 
 /// A path segment from an id that arrived from outside.
