@@ -1,6 +1,7 @@
 //! One scenario file, every chat platform: `tests/scenarios/declare_to_resolve.toml` is
 //! played on the console (`tocsin console`), on Slack (signed slash commands, stub Web API)
-//! and on Discord (signed interactions, stub REST API), each against its own
+//! on Discord (signed interactions, stub REST API) and on Microsoft Teams (activities with
+//! a Bot Framework token, stub Bot Connector), each against its own
 //! `tocsin serve` on a fresh SQLite file. Each step's reply must say what the file says,
 //! and the store must end the same way on every platform, read back over the REST API.
 
@@ -10,6 +11,10 @@ mod support;
 mod discord_stub;
 #[path = "../adapters/tests/slack_stub/mod.rs"]
 mod slack_stub;
+#[path = "../adapters/tests/teams_identity/mod.rs"]
+mod teams_identity;
+#[path = "../adapters/tests/teams_stub/mod.rs"]
+mod teams_stub;
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -66,13 +71,13 @@ struct Site {
 
 impl Site {
     fn new(extra: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
         let example = std::fs::read_to_string(EXAMPLE).unwrap();
-        std::fs::write(
-            dir.path().join("tocsin.toml"),
-            format!("{example}\n{extra}\n"),
-        )
-        .unwrap();
+        Site::with_config(&format!("{example}\n{extra}\n"))
+    }
+
+    fn with_config(config: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("tocsin.toml"), config).unwrap();
         Site { dir }
     }
 
@@ -89,6 +94,7 @@ impl Site {
             .env_remove("SLACK_BOT_TOKEN")
             .env_remove("SLACK_APP_TOKEN")
             .env_remove("DISCORD_TOKEN")
+            .env_remove("MicrosoftAppId")
             .env_remove("RUST_LOG")
             .current_dir(self.dir.path())
             .stderr(Stdio::null())
@@ -291,6 +297,87 @@ async fn the_scenario_ends_the_same_on_discord() {
         );
     }
     assert_eq!(outcome(&base, &token, "discord").await, scenario.outcome);
+}
+
+#[tokio::test]
+async fn the_scenario_ends_the_same_on_teams() {
+    let scenario = scenario();
+    let teams = teams_stub::start().await;
+    let identity = teams_identity::start().await;
+    let example = std::fs::read_to_string(EXAMPLE).unwrap();
+    let alice_on_discord = format!("discord = \"{DISCORD_ALICE}\"\n");
+    assert!(
+        example.contains(&alice_on_discord),
+        "alice's chat table moved"
+    );
+    let site = Site::with_config(&format!(
+        "{}\n[msteams]\nincidents_channel = \"{}\"\nservice_url = \"{}\"\n",
+        example.replacen(
+            &alice_on_discord,
+            &format!("{alice_on_discord}teams = \"{}\"\n", teams_stub::USER),
+            1
+        ),
+        teams_stub::INCIDENTS_CHANNEL,
+        teams.service_url(),
+    ));
+    let mut command = site.command(&["serve"]);
+    command
+        .env("MicrosoftAppId", teams_stub::APP_ID)
+        .env("MicrosoftAppPassword", teams_stub::APP_PASSWORD)
+        .env("MicrosoftAppTenantId", teams_stub::TENANT_ID)
+        .env("TOCSIN_TEAMS_LOGIN_URL", teams.login_url())
+        .env("TOCSIN_GRAPH_API_URL", teams.graph_url())
+        .env("TOCSIN_TEAMS_OPENID_URL", identity.openid_url());
+    let (_server, base) = site.serve(command).await;
+    let token = site.token().await;
+    let http = reqwest::Client::new();
+    teams.add_personal_chat("a:alice-and-tocsin", teams_stub::USER);
+    for (i, step) in scenario.step.iter().enumerate() {
+        // A 1:1 chat with the bot, as Teams sends it (the published personal message's
+        // shape): no @mention needed there.
+        let id = format!("1700000000{i:03}");
+        let activity = json!({
+            "type": "message",
+            "id": id,
+            "text": step.say,
+            "textFormat": "plain",
+            "timestamp": "2026-11-26T10:00:00.000Z",
+            "channelId": "msteams",
+            "serviceUrl": teams.service_url(),
+            "from": { "id": teams_stub::USER, "name": "Alice" },
+            "conversation": { "conversationType": "personal", "id": "a:alice-and-tocsin" },
+            "recipient": { "id": format!("28:{}", teams_stub::APP_ID), "name": "Tocsin" },
+            "channelData": { "tenant": { "id": teams_stub::TENANT_ID } }
+        });
+        let status = http
+            .post(format!("{base}/teams/messages"))
+            .header(
+                "authorization",
+                identity.authorization(teams_stub::APP_ID, &teams.service_url()),
+            )
+            .json(&activity)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 200, "`{}`", step.say);
+        // The reply comes into the conversation, answering the activity.
+        let reply = support::until(&format!("the reply to `{}`", step.say), || {
+            teams
+                .activities_in("a:alice-and-tocsin")
+                .into_iter()
+                .find(|a| a.reply_to.as_deref() == Some(id.as_str()))
+        })
+        .await;
+        assert!(
+            reply.body.to_string().contains(&step.reply),
+            "`{}` answered {}",
+            step.say,
+            reply.body
+        );
+    }
+    assert_eq!(outcome(&base, &token, "teams").await, scenario.outcome);
+    teams.assert_no_rejections();
 }
 
 /// `/incident <say>` as Discord sends it: Discord takes no free text after a command, so

@@ -317,6 +317,23 @@ impl TeamsStub {
         }
     }
 
+    /// A 1:1 chat `member` already has with the bot (they wrote to it first), so that
+    /// replies to their messages there are accepted; returns its id.
+    pub fn add_personal_chat(&self, id: &str, member: &str) -> String {
+        let mut inner = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if !inner.conversations.iter().any(|c| c.id == id) {
+            inner.conversations.push(StubConversation {
+                id: id.to_owned(),
+                kind: ConversationKind::Personal {
+                    member: member.to_owned(),
+                },
+                tenant: Some(TENANT_ID.to_owned()),
+                parameters: Value::Null,
+            });
+        }
+        id.to_owned()
+    }
+
     /// A standard channel that exists before the test starts; returns its id.
     pub fn add_channel(&self, name: &str) -> String {
         let mut inner = self.lock();
