@@ -694,6 +694,22 @@ impl Config {
         }
         if let Some(teams) = &self.msteams {
             check_msteams(teams, c);
+            // Teams finds a channel by name only through Graph, in the configured team.
+            if teams.team_id.is_none() {
+                for (i, service) in self.services.iter().enumerate() {
+                    if !service.alerts_channel.contains(':') {
+                        c.report(
+                            &KeyPath::of("services").at(i).key("alerts_channel"),
+                            Part::Value,
+                            format!(
+                                "`{}` is a name, and Microsoft Teams finds channels by name only with \
+                                 [msteams] team_id: give the channel's id (19:…@thread.tacv2) or set team_id",
+                                service.alerts_channel
+                            ),
+                        );
+                    }
+                }
+            }
         }
         if let Some(text) = self.incidents.update_reminder.as_deref()
             && text != "off"
@@ -1522,6 +1538,35 @@ key_env = "CHECKOUT_KEY"
         assert_eq!(config.incidents.announcements_channel, "incidents");
         assert_eq!(config.update_reminder(), None);
         assert_eq!(Config::parse("empty.toml", ""), Ok(Config::default()));
+    }
+
+    #[test]
+    fn teams_needs_ids_or_a_team_to_find_named_channels() {
+        let base = "[[services]]\nid = \"web\"\nname = \"Web\"\n";
+        let errors = Config::parse(
+            "t.toml",
+            &format!("{base}[msteams]\nincidents_channel = \"19:a@thread.tacv2\"\n"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            errors.contains("finds channels by name only with [msteams] team_id"),
+            "{errors}"
+        );
+        let with_team = format!(
+            "{base}[msteams]\nteam_id = \"e5c5e0f1-1111-4222-8333-444455556666\"\nincidents_channel = \"19:a@thread.tacv2\"\n"
+        );
+        assert!(Config::parse("t.toml", &with_team).is_ok());
+        let threads_without_channel = Config::parse(
+            "t.toml",
+            "[msteams]\nteam_id = \"e5c5e0f1-1111-4222-8333-444455556666\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            threads_without_channel.contains("incidents_channel"),
+            "{threads_without_channel}"
+        );
     }
 
     #[test]

@@ -311,12 +311,13 @@ async fn the_scenario_ends_the_same_on_teams() {
         "alice's chat table moved"
     );
     let site = Site::with_config(&format!(
-        "{}\n[msteams]\nincidents_channel = \"{}\"\nservice_url = \"{}\"\n",
+        "{}\n[msteams]\nteam_id = \"{}\"\nincidents_channel = \"{}\"\nservice_url = \"{}\"\n",
         example.replacen(
             &alice_on_discord,
             &format!("{alice_on_discord}teams = \"{}\"\n", teams_stub::USER),
             1
         ),
+        teams_stub::TEAM_ID,
         teams_stub::INCIDENTS_CHANNEL,
         teams.service_url(),
     ));

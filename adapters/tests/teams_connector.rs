@@ -805,3 +805,44 @@ async fn the_stub_holds_calls_to_the_connector_description() {
         rejections[7]
     );
 }
+
+#[tokio::test]
+async fn channels_named_in_configuration_are_found_through_graph_once() {
+    let stub = teams_stub::start().await;
+    let alerts = stub.add_channel("alerts");
+    let teams = client(&stub);
+    for _ in 0..2 {
+        teams
+            .post_message("alerts", &card("Triggered"))
+            .await
+            .expect("posted by name");
+    }
+    assert_eq!(stub.activities_in(&alerts).len(), 2);
+    // Looked up once, then remembered.
+    let lookups = stub
+        .calls()
+        .into_iter()
+        .filter(|c| c.operation.as_deref() == Some("channel-list"))
+        .count();
+    assert_eq!(lookups, 1);
+    // Ids go straight through; a name nobody has is refused, saying which.
+    teams
+        .post_message(teams_stub::INCIDENTS_CHANNEL, &card("x"))
+        .await
+        .expect("an id");
+    match teams.post_message("#no-such-room", &card("x")).await {
+        Err(ChatError::Refused(why)) => assert!(why.contains("#no-such-room"), "{why}"),
+        other => panic!("expected a refusal naming the channel, got {other:?}"),
+    }
+    // Without a team to look in, the refusal says what to configure.
+    let no_team = TeamsClient::new(TeamsSettings {
+        team_id: None,
+        ..settings(&stub, ChannelMode::Thread)
+    })
+    .expect("a client");
+    match no_team.post_message("alerts", &card("x")).await {
+        Err(ChatError::Refused(why)) => assert!(why.contains("team_id"), "{why}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    stub.assert_no_rejections();
+}

@@ -17,6 +17,11 @@ pub trait Signer: Send + Sync + 'static {
     fn path(&self) -> &'static str;
     /// The router, set up to accept this platform's signed requests.
     fn state(&self, state: tocsin::http::AppState) -> tocsin::http::AppState;
+    /// alice's identity on this platform when tocsin.example.toml does not give her one:
+    /// (platform, id), linked before the run so her commands act rather than be refused.
+    fn alice(&self) -> Option<(&'static str, &'static str)> {
+        None
+    }
     /// The signed request.
     fn request(
         &self,
@@ -78,6 +83,12 @@ async fn run<S: Signer>(
         .replace_directory(&tocsin::app::directory(&config))
         .await
         .unwrap();
+    if let Some((platform, id)) = signer.alice() {
+        db.store
+            .link_chat_identity(platform, id, &"alice".into(), chrono::Utc::now())
+            .await
+            .unwrap();
+    }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let core = tocsin::app::core(db.store.clone(), clock, &config);
     let app = tocsin::http::router(signer.state(tocsin::http::AppState::new(core)));

@@ -158,6 +158,8 @@ pub struct TeamsClient {
     personal: Mutex<HashMap<String, String>>,
     /// Thread name -> the thread started for it by this process.
     threads: Mutex<HashMap<String, ChannelRef>>,
+    /// Channel names from the configuration -> their ids, found through Graph once.
+    names: Mutex<HashMap<String, String>>,
 }
 
 impl std::fmt::Debug for TeamsClient {
@@ -248,6 +250,7 @@ impl TeamsClient {
             graph_url,
             personal: Mutex::new(HashMap::new()),
             threads: Mutex::new(HashMap::new()),
+            names: Mutex::new(HashMap::new()),
         })
     }
 
@@ -523,6 +526,37 @@ impl TeamsClient {
         })
     }
 
+    /// The conversation a channel given by name or id stands for. Configuration names
+    /// channels the way people know them (`alerts_channel = "alerts"`); the connector
+    /// wants ids (`19:…@thread.tacv2`, `a:…`, anything with a `:`). A name is looked up
+    /// among the team's channels through Graph once (so it needs `team_id` and the Graph
+    /// permission), then remembered.
+    async fn conversation_id(&self, channel: &str) -> Result<String, ChatError> {
+        let channel = channel.trim();
+        if channel.contains(':') {
+            return Ok(channel.to_owned());
+        }
+        let name = channel.trim_start_matches('#');
+        if let Some(id) = self.lock_names().get(name) {
+            return Ok(id.clone());
+        }
+        let Some(team) = self.team_id.as_deref() else {
+            return Err(ChatError::Refused(format!(
+                "Teams needs a channel id (19:…@thread.tacv2) for #{name}, or [msteams] team_id to find it by name"
+            )));
+        };
+        let found = self.find_channel(team, name).await?.ok_or_else(|| {
+            ChatError::Refused(format!("there is no channel #{name} in the Teams team"))
+        })?;
+        self.lock_names()
+            .insert(name.to_owned(), found.channel_id.clone());
+        Ok(found.channel_id)
+    }
+
+    fn lock_names(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+        self.names.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// The team's channel called `name` (Teams compares names without case), if any.
     async fn find_channel(&self, team: &str, name: &str) -> Result<Option<ChannelRef>, ChatError> {
         let filter = format!("displayName eq '{}'", name.replace('\'', "''"));
@@ -784,7 +818,9 @@ impl ChatPlatform for TeamsClient {
     }
 
     async fn post_message(&self, channel: &str, message: &Message) -> Result<String, ChatError> {
-        self.send_to_conversation(channel, &activity(message)).await
+        let conversation = self.conversation_id(channel).await?;
+        self.send_to_conversation(&conversation, &activity(message))
+            .await
     }
 
     async fn update_message(
@@ -794,10 +830,11 @@ impl ChatPlatform for TeamsClient {
         message: &Message,
     ) -> Result<(), ChatError> {
         let (conversation, id) = split_message_id(channel, message_id);
+        let conversation = self.conversation_id(conversation).await?;
         let url = format!(
             "{}/v3/conversations/{}/activities/{}",
             self.service_url(),
-            segment(conversation),
+            segment(&conversation),
             segment(id)
         );
         let mut body = activity(message);
