@@ -32,12 +32,12 @@ impl chat_latency::Signer for Teams {
     }
 
     fn state(&self, state: tocsin::http::AppState) -> tocsin::http::AppState {
-        state.with_teams(Some(tocsin::http::TeamsInbound {
-            auth: adapters::teams::auth::TeamsAuth::new(APP_ID, self.openid_url.clone())
+        state.with_teams(Some(tocsin::http::TeamsInbound::new(
+            adapters::teams::auth::TeamsAuth::new(APP_ID, self.openid_url.clone())
                 .expect("the Teams token check"),
-            client: None,
-            mode: adapters::teams::connector::ChannelMode::Thread,
-        }))
+            None,
+            adapters::teams::connector::ChannelMode::Thread,
+        )))
     }
 
     fn alice(&self) -> Option<(&'static str, &'static str)> {

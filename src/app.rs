@@ -652,12 +652,12 @@ pub async fn serve(config: Config, database_url: &str, listen: &str) -> anyhow::
                 .ok()
                 .filter(|u| !u.trim().is_empty())
                 .unwrap_or_else(|| adapters::teams::auth::DEFAULT_OPENID_URL.to_owned());
-            Some(http::TeamsInbound {
-                auth: adapters::teams::auth::TeamsAuth::new(app_id.clone(), openid)
+            Some(http::TeamsInbound::new(
+                adapters::teams::auth::TeamsAuth::new(app_id.clone(), openid)
                     .map_err(|e| anyhow::anyhow!("setting up Microsoft Teams: {e}"))?,
-                client: Some(client.clone()),
-                mode: *mode,
-            })
+                Some(client.clone()),
+                *mode,
+            ))
         }
         None => None,
     };

@@ -993,3 +993,167 @@ async fn a_429_from_the_connector_is_waited_out() {
     // Only the 429s, which are no rejections.
     teams.assert_no_rejections();
 }
+
+#[tokio::test]
+async fn someone_the_file_does_not_name_is_linked_by_e_mail_and_acts_as_themselves() {
+    let teams = teams_stub::start().await;
+    let identity = teams_identity::start().await;
+    // Only alice has a Teams id in the file; bob is in the tenant under his e-mail.
+    teams.add_member(BOB, "Bob Jones", "bob@example.com");
+    teams.add_member(
+        "29:1stubStrangerId",
+        "Zoe Stranger",
+        "zoe@elsewhere.example",
+    );
+    let tocsin = serve(
+        &teams,
+        &identity,
+        &config(&teams, &[("alice", ALICE)], None, &thread_mode()),
+    )
+    .await;
+    let token = tocsin.token().await;
+    let mut declare = mention(
+        &teams,
+        "1700000000601",
+        "<at>Tocsin</at> declare sev3 Cache is cold",
+    );
+    declare["from"] = json!({ "id": BOB, "name": "Bob Jones" });
+    let (status, _) = tocsin.signed(&identity, &declare).await;
+    assert_eq!(status, 200);
+    let incident = support::eventually("bob's incident", Duration::from_secs(30), || async {
+        incidents(&tocsin, &token).await.into_iter().next()
+    })
+    .await;
+    assert_eq!(incident["declared_by"], "user:bob", "{incident}");
+    assert_eq!(
+        teams.calls_to("Conversations_GetConversationMembers").len(),
+        1
+    );
+    // A second message needs no second look-up.
+    let mut status_of = mention(&teams, "1700000000602", "<at>Tocsin</at> status 1");
+    status_of["from"] = json!({ "id": BOB, "name": "Bob Jones" });
+    tocsin.signed(&identity, &status_of).await;
+    support::until("the status reply", || {
+        teams
+            .activities_in(&mention_conversation("1700000000602"))
+            .into_iter()
+            .next()
+    })
+    .await;
+    assert_eq!(
+        teams.calls_to("Conversations_GetConversationMembers").len(),
+        1
+    );
+
+    // Someone whose e-mail is nobody's stays a stranger: they may look, not act.
+    let mut stranger = mention(
+        &teams,
+        "1700000000603",
+        "<at>Tocsin</at> declare sev3 Not mine",
+    );
+    stranger["from"] = json!({ "id": "29:1stubStrangerId", "name": "Zoe Stranger" });
+    tocsin.signed(&identity, &stranger).await;
+    let refused = support::until("the refusal", || {
+        teams
+            .activities_in(&mention_conversation("1700000000603"))
+            .into_iter()
+            .next()
+    })
+    .await;
+    assert!(says(&refused.body, "/incident link"), "{}", refused.body);
+    assert_eq!(incidents(&tocsin, &token).await.len(), 1);
+    teams.assert_no_rejections();
+}
+
+#[tokio::test]
+async fn declare_without_a_title_opens_the_form_and_its_submission_declares() {
+    let teams = teams_stub::start().await;
+    let identity = teams_identity::start().await;
+    let tocsin = serve(
+        &teams,
+        &identity,
+        &config(&teams, &[("alice", ALICE)], None, &thread_mode()),
+    )
+    .await;
+    let token = tocsin.token().await;
+    let (status, _) = tocsin
+        .signed(
+            &identity,
+            &mention(&teams, "1700000000701", "<at>Tocsin</at> declare"),
+        )
+        .await;
+    assert_eq!(status, 200);
+    // Teams opens forms only from a button: the reply is a card whose button asks for it.
+    let reply = support::until("the card that opens the form", || {
+        teams
+            .activities_in(&mention_conversation("1700000000701"))
+            .into_iter()
+            .next()
+    })
+    .await;
+    let launcher = card(&reply.body)
+        .and_then(|c| c["actions"].as_array())
+        .and_then(|a| a.first())
+        .cloned()
+        .unwrap_or_else(|| panic!("no button in {}", reply.body));
+    assert_eq!(
+        launcher["data"]["msteams"]["type"], "task/fetch",
+        "{launcher}"
+    );
+
+    // The press: task/fetch with the button's data, as the published invoke carries it.
+    let mut fetch = activity_fixture("completed-invoke-task-fetch.json");
+    fetch["id"] = json!("f:1700000000702");
+    fetch["serviceUrl"] = json!(teams.service_url());
+    fetch["from"] = json!({ "id": ALICE, "name": "Alice Smith" });
+    fetch["recipient"] = json!({ "id": bot(), "name": "Tocsin" });
+    fetch["conversation"] = json!({ "id": mention_conversation("1700000000701") });
+    fetch["channelData"] = json!({
+        "channel": { "id": teams_stub::GENERAL_CHANNEL },
+        "tenant": { "id": teams_stub::TENANT_ID },
+    });
+    fetch["value"] = json!({ "data": launcher["data"], "context": { "theme": "default" } });
+    let (status, form) = tocsin.signed(&identity, &fetch).await;
+    assert_eq!(status, 200, "{form}");
+    assert_eq!(form["task"]["type"], "continue", "{form}");
+    let inputs: Vec<String> = form["task"]["value"]["card"]["content"]["body"]
+        .as_array()
+        .unwrap_or_else(|| panic!("a form: {form}"))
+        .iter()
+        .filter_map(|e| e["id"].as_str().map(str::to_owned))
+        .collect();
+    assert!(
+        inputs.contains(&"title".to_owned()) && inputs.contains(&"severity".to_owned()),
+        "{inputs:?}"
+    );
+    let submit = form["task"]["value"]["card"]["content"]["actions"][0]["data"].clone();
+
+    // Submitted without a title: the form stays open and says why.
+    let mut submit_activity = fetch.clone();
+    submit_activity["name"] = json!("task/submit");
+    submit_activity["id"] = json!("f:1700000000703");
+    let mut data = submit.clone();
+    data["severity"] = json!("sev2");
+    submit_activity["value"] = json!({ "data": data });
+    let (status, refused) = tocsin.signed(&identity, &submit_activity).await;
+    assert_eq!(status, 200, "{refused}");
+    assert_eq!(refused["task"]["type"], "continue", "{refused}");
+    assert!(says(&refused, "title"), "{refused}");
+    assert!(incidents(&tocsin, &token).await.is_empty());
+
+    // With a title it declares, and the dialog closes with the outcome.
+    submit_activity["id"] = json!("f:1700000000704");
+    data["title"] = json!("Search is down");
+    submit_activity["value"] = json!({ "data": data });
+    let (status, done) = tocsin.signed(&identity, &submit_activity).await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(done["task"]["type"], "message", "{done}");
+    assert!(
+        says(&done, "Declared INC-1 (sev2): Search is down"),
+        "{done}"
+    );
+    let declared = incidents(&tocsin, &token).await;
+    assert_eq!(declared.len(), 1);
+    assert_eq!(declared[0]["declared_by"], "user:alice");
+    teams.assert_no_rejections();
+}

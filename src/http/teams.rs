@@ -49,6 +49,78 @@ pub struct TeamsInbound {
     pub auth: TeamsAuth,
     pub client: Option<Arc<TeamsClient>>,
     pub mode: ChannelMode,
+    /// Teams ids this process already tried to link by e-mail, so that someone Tocsin
+    /// does not know costs one roster look-up, not one per message.
+    pub looked_up: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+impl TeamsInbound {
+    pub fn new(auth: TeamsAuth, client: Option<Arc<TeamsClient>>, mode: ChannelMode) -> Self {
+        TeamsInbound {
+            auth,
+            client,
+            mode,
+            looked_up: Default::default(),
+        }
+    }
+
+    /// Links each of `people` (Teams ids) that Tocsin does not know yet to the directory
+    /// user with their e-mail address, read from the conversation's roster: the same
+    /// matching as Slack's, so nobody has to copy Teams ids into tocsin.toml.
+    async fn link_by_email(
+        &self,
+        core: &bot_core::ops::Core,
+        conversation: &str,
+        people: &[String],
+    ) {
+        let Some(client) = &self.client else {
+            return;
+        };
+        let mut unknown = Vec::new();
+        for id in people {
+            let fresh = self
+                .looked_up
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(id.clone());
+            if fresh
+                && matches!(
+                    core.store
+                        .user_by_chat_identity(adapters::teams::PLATFORM, id)
+                        .await,
+                    Ok(None)
+                )
+            {
+                unknown.push(id.clone());
+            }
+        }
+        if unknown.is_empty() {
+            return;
+        }
+        let roster = match client.member_emails(conversation).await {
+            Ok(roster) => roster,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read a Teams conversation's members");
+                return;
+            }
+        };
+        for (id, email) in roster.iter().filter(|(id, _)| unknown.contains(id)) {
+            match core.store.user_by_email(email).await {
+                Ok(Some(user)) => match core
+                    .store
+                    .link_chat_identity(adapters::teams::PLATFORM, id, &user.id, core.clock.now())
+                    .await
+                {
+                    Ok(()) => tracing::info!(user = %user.id, "Teams member linked by e-mail"),
+                    Err(e) => {
+                        tracing::warn!(user = %user.id, error = %e, "could not link a Teams member")
+                    }
+                },
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "looking a Teams member up by e-mail failed"),
+            }
+        }
+    }
 }
 
 impl fmt::Debug for TeamsInbound {
@@ -118,6 +190,20 @@ async fn messages(
             if let Some(client) = &teams.client {
                 client.set_service_url(&update.service_url);
             }
+            let people: Vec<String> = update
+                .members_added
+                .iter()
+                .map(|m| m.id.clone())
+                .filter(|id| !id.starts_with("28:"))
+                .collect();
+            if !people.is_empty() {
+                let (teams, core) = (teams.clone(), state.core.clone());
+                tokio::spawn(async move {
+                    teams
+                        .link_by_email(&core, &update.conversation_id, &people)
+                        .await;
+                });
+            }
             Ok(Json(json!({})))
         }
         Activity::Request(request) => handle(&state, &teams, *request).await.map(Json),
@@ -135,6 +221,18 @@ async fn handle(
     if let Some(client) = &teams.client {
         client.set_service_url(&request.service_url);
     }
+    // Talk (a channel message not addressed to the bot) matters only in an incident
+    // channel with `capture_chat`; elsewhere nothing is written, not even a delivery.
+    if matches!(invocation.input, Input::Said { .. })
+        && (!core.settings.capture_chat
+            || core
+                .store
+                .incident_by_channel(&invocation.platform, &invocation.channel)
+                .await?
+                .is_none())
+    {
+        return Ok(json!({}));
+    }
     let key = invocation
         .delivery
         .as_ref()
@@ -149,6 +247,15 @@ async fn handle(
             Kind::CardAction => render::invoke_message_response("Already handled."),
         });
     }
+    // Someone Tocsin does not know yet is looked up by e-mail first, so that their first
+    // command already acts as them.
+    teams
+        .link_by_email(
+            core,
+            &request.conversation_id,
+            std::slice::from_ref(&invocation.user),
+        )
+        .await;
     let task = super::spawn_handled(core, request.invocation.clone(), key);
     match request.kind {
         // Answered at once; the reply follows in the conversation.
@@ -169,14 +276,13 @@ async fn handle(
         }),
         Kind::TaskSubmit => Ok(match within_deadline(task).await? {
             Some(reply) if !reply.field_errors.is_empty() => {
-                match (&reply.dialog, &request.invocation.input) {
+                let dialog = match &reply.dialog {
+                    Some(dialog) => Some(dialog.clone()),
+                    None => reopen(core, &request.invocation).await,
+                };
+                match (dialog, &request.invocation.input) {
                     (Some(dialog), Input::DialogSubmit { fields, .. }) => {
-                        let errors = reply
-                            .field_errors
-                            .iter()
-                            .map(|(k, v)| (k.clone(), v.clone()))
-                            .collect();
-                        render::dialog_with_errors(dialog, fields, &errors)
+                        render::dialog_with_errors(&dialog, fields, &reply.field_errors)
                     }
                     _ => render::task_message(&text_of(&reply)),
                 }
@@ -185,6 +291,29 @@ async fn handle(
             None => render::task_message("Submitted; the reply follows in the conversation."),
         }),
     }
+}
+
+/// The form a refused submission came from, to show it again with its errors: forms are
+/// opened by the command of their name (`/incident declare` opens `declare`).
+async fn reopen(
+    core: &bot_core::ops::Core,
+    submitted: &commands::Invocation,
+) -> Option<bot_core::chat::Dialog> {
+    let Input::DialogSubmit { dialog, .. } = &submitted.input else {
+        return None;
+    };
+    let again = commands::Invocation {
+        input: Input::Slash {
+            command: "incident".into(),
+            text: dialog.clone(),
+        },
+        delivery: None,
+        ..submitted.clone()
+    };
+    commands::handle(core, &again)
+        .await
+        .dialog
+        .filter(|d| &d.id == dialog)
 }
 
 /// The reply if the command finishes in time, else `None` (it carries on regardless).

@@ -300,6 +300,44 @@ impl TeamsClient {
         .await
     }
 
+    /// The people of a conversation with their e-mail addresses (Teams answers
+    /// `TeamsChannelAccount`s: `email`, or `userPrincipalName`, which is usually the
+    /// same): `GET /v3/conversations/{conversationId}/members`. (Teams id, e-mail) pairs;
+    /// people without either are left out.
+    pub async fn member_emails(
+        &self,
+        conversation_id: &str,
+    ) -> Result<Vec<(String, String)>, ChatError> {
+        let url = format!(
+            "{}/v3/conversations/{}/members",
+            self.service_url(),
+            segment(conversation_id)
+        );
+        let answer = self
+            .call(
+                Api::Connector,
+                Method::GET,
+                "GET /v3/conversations/{conversationId}/members",
+                &url,
+                None,
+            )
+            .await?;
+        Ok(answer
+            .as_ref()
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|m| {
+                let id = m["id"].as_str()?;
+                let email = m["email"]
+                    .as_str()
+                    .or_else(|| m["userPrincipalName"].as_str())
+                    .filter(|e| e.contains('@'))?;
+                Some((id.to_owned(), email.to_owned()))
+            })
+            .collect())
+    }
+
     /// [`TeamsClient::reply`] with a ready attachment (a card that opens a dialog, say) and
     /// its plain-text summary.
     pub async fn reply_with(

@@ -317,6 +317,20 @@ impl TeamsStub {
         }
     }
 
+    /// A person in the tenant: listed, with their e-mail, by the members of every
+    /// conversation.
+    pub fn add_member(&self, id: &str, name: &str, email: &str) {
+        self.lock().roster.push(json!({
+            "id": id,
+            "name": name,
+            "aadObjectId": format!("aad-{id}"),
+            "email": email,
+            "userPrincipalName": email,
+            "tenantId": TENANT_ID,
+            "userRole": "user",
+        }));
+    }
+
     /// A 1:1 chat `member` already has with the bot (they wrote to it first), so that
     /// replies to their messages there are accepted; returns its id.
     pub fn add_personal_chat(&self, id: &str, member: &str) -> String {
@@ -404,6 +418,8 @@ struct Inner {
     /// Activity ids in the order they were sent.
     order: Vec<String>,
     next: u64,
+    /// The tenant's people, as `GET /v3/conversations/{id}/members` lists them.
+    roster: Vec<Value>,
 }
 
 impl Inner {
@@ -1208,6 +1224,13 @@ fn connector(
                 let activity = inner.store(&id, &body["activity"], None);
                 created(json!({ "id": id, "activityId": activity }))
             }
+        }
+        // Teams answers its own TeamsChannelAccount: ChannelAccount plus e-mail and UPN.
+        "Conversations_GetConversationMembers" => {
+            if !inner.reachable(&conversation) {
+                return not_found();
+            }
+            ok(Value::Array(inner.roster.clone()))
         }
         "Conversations_SendToConversation" | "Conversations_ReplyToActivity" => {
             if !inner.reachable(&conversation) {
