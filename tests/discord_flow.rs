@@ -551,3 +551,54 @@ async fn a_pin_reaction_seen_on_the_gateway_records_the_message_in_the_timeline(
     assert_eq!(count, 1, "{again}");
     assert!(refused(&discord).is_empty(), "{:?}", refused(&discord));
 }
+
+#[tokio::test]
+async fn every_interaction_fixture_is_handled_by_the_binary_and_refused_with_a_flipped_byte() {
+    let discord = discord_stub::start().await;
+    let tocsin = serve(&discord, "").await;
+    let dir = std::env::var("TOCSIN_FIXTURES")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures").to_owned());
+    let mut files: Vec<_> = std::fs::read_dir(format!("{dir}/discord/interactions"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let mut posted = 0;
+    for path in files {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        // Responses, command definitions and messages are what Tocsin sends, not requests.
+        if ["response_", "command_definition_", "message_create_"]
+            .iter()
+            .any(|p| name.starts_with(p))
+        {
+            continue;
+        }
+        let body = std::fs::read(&path).unwrap();
+        let timestamp = chrono::Utc::now().timestamp().to_string();
+        let signature = verify::sign(&SECRET, &timestamp, &body);
+        let send = |signature: String| {
+            tocsin
+                .http
+                .post(format!("{}/discord/interactions", tocsin.base))
+                .header("content-type", "application/json")
+                .header(verify::TIMESTAMP_HEADER, timestamp.clone())
+                .header(verify::SIGNATURE_HEADER, signature)
+                .body(body.clone())
+                .send()
+        };
+        // One hex digit of the signature changed: one byte of it differs.
+        let mut flipped = signature.clone().into_bytes();
+        flipped[0] = if flipped[0] == b'0' { b'1' } else { b'0' };
+        let refused = send(String::from_utf8(flipped).unwrap()).await.unwrap();
+        assert_eq!(refused.status(), 401, "{name}");
+        let answered = send(signature).await.unwrap();
+        assert_eq!(answered.status(), 200, "{name}");
+        let answer: Value = answered.json().await.unwrap();
+        assert!(
+            matches!(answer["type"].as_u64(), Some(1 | 4 | 8)),
+            "{name}: {answer}"
+        );
+        posted += 1;
+    }
+    assert_eq!(posted, 10, "every request fixture is posted");
+}

@@ -493,14 +493,39 @@ async fn check_config_accepts_the_example_and_names_a_misspelt_key_with_its_line
 }
 
 #[tokio::test]
-async fn unimplemented_manifests_say_so() {
+async fn manifests_are_written_and_say_what_they_need() {
+    // Teams' package needs the bot's app id, the public URL and a file to write.
     let out = Command::new(BIN)
         .args(["manifest", "teams"])
+        .env_remove("MicrosoftAppId")
+        .env_remove("TOCSIN_PUBLIC_URL")
         .output()
         .await
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not available yet"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--app-id"));
+    let dir = tempfile::tempdir().unwrap();
+    let package = dir.path().join("tocsin-teams.zip");
+    let out = Command::new(BIN)
+        .args([
+            "manifest",
+            "teams",
+            "--url",
+            "https://ops.example.com",
+            "--out",
+        ])
+        .arg(&package)
+        .env("MicrosoftAppId", "0d9c7a3e-5b1f-4e2d-8c6a-9f8e7d6c5b4a")
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let zip = std::fs::read(&package).unwrap();
+    assert!(zip.starts_with(b"PK"), "a zip file");
     // Slack's is printed, valid JSON, with the request URLs under the given base.
     let out = Command::new(BIN)
         .args(["manifest", "slack", "--url", "https://ops.example.com"])

@@ -12,3 +12,4 @@ pub mod notify;
 pub mod slack;
 pub mod teams;
 pub mod twilio;
+mod websocket;

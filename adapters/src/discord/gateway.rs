@@ -31,9 +31,7 @@
 //!
 //! One connection, unsharded: `tocsin serve` holds it in the replica that leads.
 
-use std::collections::hash_map::RandomState;
 use std::fmt;
-use std::hash::{BuildHasher, Hasher};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,7 +40,6 @@ use async_trait::async_trait;
 use commands::{Input, Invocation};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use hyper_rustls::ConfigBuilderExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
@@ -52,6 +49,8 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 use tracing::Instrument;
+
+use crate::websocket::Backoff;
 
 use super::PLATFORM;
 use super::client::DEFAULT_API_URL;
@@ -294,7 +293,8 @@ impl Gateway {
             intents: settings.intents,
             gateway_bot_url: format!("{api_url}/gateway/bot"),
             http,
-            tls: tls_config()?,
+            tls: crate::websocket::tls_config()
+                .map_err(|e| GatewayError::Config(format!("TLS for the Discord Gateway: {e}")))?,
         })
     }
 
@@ -505,8 +505,8 @@ impl Gateway {
                 Ended::InvalidSession { resumable: false } => {
                     state.forget_session();
                     // Discord's advice: a random 1–5 s before identifying again.
-                    let wait =
-                        Duration::from_secs(1) + Duration::from_secs(4).mul_f64(random_fraction());
+                    let wait = Duration::from_secs(1)
+                        + Duration::from_secs(4).mul_f64(crate::websocket::random_fraction());
                     tracing::warn!(identify_in = ?wait, "Discord invalidated the Gateway session");
                     wait
                 }
@@ -613,7 +613,7 @@ impl Gateway {
                 if live.heartbeat.is_some() {
                     return Ok(None);
                 }
-                let first = Instant::now() + interval.mul_f64(random_fraction());
+                let first = Instant::now() + interval.mul_f64(crate::websocket::random_fraction());
                 live.heartbeat = Some((interval, first));
                 Ok(Some(match &state.session {
                     Some(session) => {
@@ -947,55 +947,6 @@ fn settle(backoff: &mut Backoff, ready_at: Option<Instant>) -> Duration {
         Duration::ZERO
     } else {
         backoff.next()
-    }
-}
-
-/// A number in [0, 1) from std's per-process random hash keys, as for Socket Mode's
-/// backoff: jitter needs no better randomness.
-fn random_fraction() -> f64 {
-    let random = RandomState::new().build_hasher().finish();
-    (random % 1_000_000) as f64 / 1_000_000.0
-}
-
-/// TLS for `wss://`: the system's roots where it has any, else the bundled Mozilla roots;
-/// ring, as everywhere.
-fn tls_config() -> Result<Arc<rustls::ClientConfig>, GatewayError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| GatewayError::Config(format!("TLS for the Discord Gateway: {e}")))?;
-    let config = match builder.clone().with_native_roots() {
-        Ok(roots) => roots.with_no_client_auth(),
-        Err(_) => builder.with_webpki_roots().with_no_client_auth(),
-    };
-    Ok(Arc::new(config))
-}
-
-/// Doubling waits with ±20% jitter (the same schedule as Slack Socket Mode's).
-#[derive(Debug)]
-struct Backoff {
-    min: Duration,
-    max: Duration,
-    next: Duration,
-}
-
-impl Backoff {
-    fn new(min: Duration, max: Duration) -> Self {
-        Backoff {
-            min,
-            max: max.max(min),
-            next: min,
-        }
-    }
-
-    fn next(&mut self) -> Duration {
-        let base = self.next;
-        self.next = (self.next * 2).min(self.max);
-        base.mul_f64(0.8 + 0.4 * random_fraction())
-    }
-
-    fn reset(&mut self) {
-        self.next = self.min;
     }
 }
 
@@ -1411,25 +1362,5 @@ mod tests {
             "https://discord.com/api/v10/gateway/bot"
         );
         assert!(!format!("{gateway:?}").contains("secret"));
-    }
-
-    #[test]
-    fn backoff_doubles_with_jitter_up_to_its_cap_and_starts_over() {
-        let mut b = Backoff::new(Duration::from_secs(1), Duration::from_secs(8));
-        let waits: Vec<Duration> = (0..6).map(|_| b.next()).collect();
-        for (wait, base) in waits.iter().zip([1, 2, 4, 8, 8, 8]) {
-            let base = Duration::from_secs(base);
-            assert!(
-                *wait >= base.mul_f64(0.8) && *wait < base.mul_f64(1.2),
-                "{waits:?}"
-            );
-        }
-        b.reset();
-        assert!(b.next() < Duration::from_millis(1200));
-        assert!(
-            (0..100)
-                .map(|_| random_fraction())
-                .all(|f| (0.0..1.0).contains(&f))
-        );
     }
 }

@@ -20,15 +20,12 @@
 //! Slack would accept up to ten connections per app; `tocsin serve` holds one, in the
 //! replica that leads (see `src/app.rs`, `lead_socket_mode`).
 
-use std::collections::hash_map::RandomState;
 use std::fmt;
-use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_util::{SinkExt, StreamExt};
-use hyper_rustls::ConfigBuilderExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
@@ -37,6 +34,8 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message as Frame;
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 use tracing::Instrument;
+
+use crate::websocket::Backoff;
 
 use super::client::DEFAULT_API_URL;
 
@@ -225,7 +224,8 @@ impl SocketMode {
                 ..settings
             },
             http,
-            tls: tls_config()?,
+            tls: crate::websocket::tls_config()
+                .map_err(|e| SocketError::Config(format!("TLS for Socket Mode: {e}")))?,
         })
     }
 
@@ -646,52 +646,6 @@ pub fn parse_frame(text: &str) -> Result<Incoming, serde_json::Error> {
     })
 }
 
-/// TLS for `wss://`: the system's roots where it has any (a corporate CA lives there),
-/// else the bundled Mozilla roots, as for the Web API client; ring, as everywhere.
-fn tls_config() -> Result<Arc<rustls::ClientConfig>, SocketError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| SocketError::Config(format!("TLS for Socket Mode: {e}")))?;
-    let config = match builder.clone().with_native_roots() {
-        Ok(roots) => roots.with_no_client_auth(),
-        Err(_) => builder.with_webpki_roots().with_no_client_auth(),
-    };
-    Ok(Arc::new(config))
-}
-
-/// Doubling waits with ±20% jitter, so replicas that lost Slack together do not come
-/// back in step.
-#[derive(Debug)]
-struct Backoff {
-    min: Duration,
-    max: Duration,
-    next: Duration,
-}
-
-impl Backoff {
-    fn new(min: Duration, max: Duration) -> Self {
-        Backoff {
-            min,
-            max: max.max(min),
-            next: min,
-        }
-    }
-
-    fn next(&mut self) -> Duration {
-        let base = self.next;
-        self.next = (self.next * 2).min(self.max);
-        // A random factor in [0.8, 1.2) from std's per-process random hash keys.
-        let random = RandomState::new().build_hasher().finish();
-        let factor = 0.8 + 0.4 * (random % 1000) as f64 / 1000.0;
-        base.mul_f64(factor)
-    }
-
-    fn reset(&mut self) {
-        self.next = self.min;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -749,21 +703,6 @@ mod tests {
             ack("e1", Some(json!({ "text": "hi" }))),
             json!({ "envelope_id": "e1", "payload": { "text": "hi" } })
         );
-    }
-
-    #[test]
-    fn backoff_doubles_with_jitter_up_to_its_cap_and_starts_over() {
-        let mut b = Backoff::new(Duration::from_secs(1), Duration::from_secs(8));
-        let waits: Vec<Duration> = (0..6).map(|_| b.next()).collect();
-        for (wait, base) in waits.iter().zip([1, 2, 4, 8, 8, 8]) {
-            let base = Duration::from_secs(base);
-            assert!(
-                *wait >= base.mul_f64(0.8) && *wait < base.mul_f64(1.2),
-                "{waits:?}"
-            );
-        }
-        b.reset();
-        assert!(b.next() < Duration::from_millis(1200));
     }
 
     #[test]
