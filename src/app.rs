@@ -78,10 +78,10 @@ pub fn discord_settings(config: &Config) -> Option<adapters::discord::client::Di
         category_id: discord.category_id.clone(),
         announcements_channel: discord.announcements_channel.clone(),
         incident_channels: match discord.incident_channels {
-            crate::config::DiscordIncidentChannels::Channel => {
+            crate::config::IncidentChannels::Channel => {
                 adapters::discord::client::IncidentChannels::Channel
             }
-            crate::config::DiscordIncidentChannels::Thread => {
+            crate::config::IncidentChannels::Thread => {
                 adapters::discord::client::IncidentChannels::Thread
             }
         },
@@ -119,8 +119,8 @@ pub fn teams_settings(config: &Config) -> Option<adapters::teams::connector::Tea
         team_id: teams.team_id.clone(),
         incidents_channel: teams.incidents_channel.clone(),
         incident_channels: match teams.incident_channels {
-            crate::config::DiscordIncidentChannels::Channel => ChannelMode::Channel,
-            crate::config::DiscordIncidentChannels::Thread => ChannelMode::Thread,
+            crate::config::IncidentChannels::Channel => ChannelMode::Channel,
+            crate::config::IncidentChannels::Thread => ChannelMode::Thread,
         },
         graph_url: env("TOCSIN_GRAPH_API_URL").unwrap_or_else(|| DEFAULT_GRAPH_URL.to_owned()),
     })

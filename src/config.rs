@@ -154,7 +154,7 @@ pub struct DiscordConfig {
     /// `"channel"` (default): each incident gets a text channel in `category_id`;
     /// `"thread"`: a public thread in `threads_channel`.
     #[serde(default)]
-    pub incident_channels: DiscordIncidentChannels,
+    pub incident_channels: IncidentChannels,
     /// Where incident threads are started in thread mode: a channel id or name.
     pub threads_channel: Option<String>,
     /// Capture incident-channel talk and 📌 reactions through the Gateway (needs the
@@ -192,26 +192,26 @@ pub struct MsTeamsConfig {
     /// `Channel.Create.Group` permission); `"thread"` (default): a thread in
     /// `incidents_channel`.
     #[serde(default = "thread_mode")]
-    pub incident_channels: DiscordIncidentChannels,
+    pub incident_channels: IncidentChannels,
     /// The Bot Connector's address for the tenant until an activity tells it; default
     /// `https://smba.trafficmanager.net/teams/`.
     pub service_url: Option<String>,
 }
 
-fn thread_mode() -> DiscordIncidentChannels {
-    DiscordIncidentChannels::Thread
+fn thread_mode() -> IncidentChannels {
+    IncidentChannels::Thread
 }
 
 fn check_msteams(teams: &MsTeamsConfig, c: &mut Checker) {
     let path = KeyPath::of("msteams");
     let missing = |v: &Option<String>| v.as_deref().is_none_or(|v| v.trim().is_empty());
     match teams.incident_channels {
-        DiscordIncidentChannels::Channel if missing(&teams.team_id) => c.report(
+        IncidentChannels::Channel if missing(&teams.team_id) => c.report(
             &path.key("incident_channels"),
             Part::Value,
             "incident channels need `team_id`: the team (its group id) to make them in".into(),
         ),
-        DiscordIncidentChannels::Thread if missing(&teams.incidents_channel) => c.report(
+        IncidentChannels::Thread if missing(&teams.incidents_channel) => c.report(
             &path.key("incident_channels"),
             Part::Value,
             "incident threads need `incidents_channel`: the channel id (19:…) to start them in"
@@ -224,7 +224,7 @@ fn check_msteams(teams: &MsTeamsConfig, c: &mut Checker) {
 /// `[discord] incident_channels` and `[msteams] incident_channels`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum DiscordIncidentChannels {
+pub enum IncidentChannels {
     #[default]
     Channel,
     Thread,
@@ -235,7 +235,7 @@ pub const DISCORD_REPLY_WITHIN: std::time::Duration = std::time::Duration::from_
 
 fn check_discord(discord: &DiscordConfig, c: &mut Checker) {
     let path = KeyPath::of("discord");
-    if discord.incident_channels == DiscordIncidentChannels::Thread
+    if discord.incident_channels == IncidentChannels::Thread
         && discord
             .threads_channel
             .as_deref()

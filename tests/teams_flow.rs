@@ -1157,3 +1157,34 @@ async fn declare_without_a_title_opens_the_form_and_its_submission_declares() {
     assert_eq!(declared[0]["declared_by"], "user:alice");
     teams.assert_no_rejections();
 }
+
+#[tokio::test]
+async fn added_to_a_team_tocsin_learns_its_channels() {
+    let teams = teams_stub::start().await;
+    let identity = teams_identity::start().await;
+    let tocsin = serve(
+        &teams,
+        &identity,
+        &config(&teams, &[("alice", ALICE)], None, &thread_mode()),
+    )
+    .await;
+    let mut added = activity_fixture("msteams-docs-conversationUpdate-bot-added-to-team.json");
+    added["serviceUrl"] = json!(teams.service_url());
+    added["recipient"] = json!({ "id": bot(), "name": "Tocsin" });
+    added["membersAdded"] = json!([{ "id": bot() }]);
+    let team = added["channelData"]["team"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, answer) = tocsin.signed(&identity, &added).await;
+    assert_eq!(status, 200, "{answer}");
+    let listed = support::until("the team's channel list", || {
+        teams
+            .calls_to("Teams_FetchChannelList")
+            .into_iter()
+            .find(|c| c.status == 200)
+    })
+    .await;
+    assert_eq!(listed.params.get("teamId"), Some(&team), "{listed:?}");
+    teams.assert_no_rejections();
+}

@@ -846,3 +846,28 @@ async fn channels_named_in_configuration_are_found_through_graph_once() {
     }
     stub.assert_no_rejections();
 }
+
+#[tokio::test]
+async fn a_teams_channels_learned_from_the_connector_are_found_without_graph() {
+    let stub = teams_stub::start().await;
+    let alerts = stub.add_channel("Alerts");
+    let teams = client(&stub);
+    let channels = teams
+        .learn_team("19:stub-team@thread.tacv2")
+        .await
+        .expect("the channel list");
+    assert!(channels.contains(&("General".to_owned(), teams_stub::GENERAL_CHANNEL.to_owned())));
+    assert!(channels.contains(&("Alerts".to_owned(), alerts.clone())));
+    teams
+        .post_message("alerts", &card("Triggered"))
+        .await
+        .expect("posted by a learned name");
+    assert_eq!(stub.activities_in(&alerts).len(), 1);
+    assert!(
+        stub.calls()
+            .iter()
+            .all(|c| c.operation.as_deref() != Some("channel-list")),
+        "no Graph look-up"
+    );
+    stub.assert_no_rejections();
+}

@@ -196,6 +196,24 @@ async fn messages(
                 .map(|m| m.id.clone())
                 .filter(|id| !id.starts_with("28:"))
                 .collect();
+            // Added to a team (or a channel made there): learn its channels, so that the
+            // configuration may name them.
+            if let (Some(client), Some(team)) = (teams.client.clone(), update.team_id.clone()) {
+                tokio::spawn(async move {
+                    match client.learn_team(&team).await {
+                        Ok(channels) => {
+                            let listed: Vec<String> = channels
+                                .iter()
+                                .map(|(name, id)| format!("{name} ({id})"))
+                                .collect();
+                            tracing::info!(team, channels = %listed.join(", "), "Teams team's channels learned");
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "could not list a Teams team's channels")
+                        }
+                    }
+                });
+            }
             if !people.is_empty() {
                 let (teams, core) = (teams.clone(), state.core.clone());
                 tokio::spawn(async move {

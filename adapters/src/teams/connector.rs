@@ -575,7 +575,7 @@ impl TeamsClient {
             return Ok(channel.to_owned());
         }
         let name = channel.trim_start_matches('#');
-        if let Some(id) = self.lock_names().get(name) {
+        if let Some(id) = self.lock_names().get(&name.to_lowercase()) {
             return Ok(id.clone());
         }
         let Some(team) = self.team_id.as_deref() else {
@@ -587,8 +587,46 @@ impl TeamsClient {
             ChatError::Refused(format!("there is no channel #{name} in the Teams team"))
         })?;
         self.lock_names()
-            .insert(name.to_owned(), found.channel_id.clone());
+            .insert(name.to_lowercase(), found.channel_id.clone());
         Ok(found.channel_id)
+    }
+
+    /// Learns a team's channels from the Bot Connector (`GET /v3/teams/{teamId}/conversations`,
+    /// no Graph permission needed), as when Tocsin is added to the team: channels named in
+    /// the configuration are then found without asking Graph. `team_id` is the connector's
+    /// id of the team (`channelData.team.id`). Returns the channels, (name, id); the
+    /// General channel has no name of its own and is called "General".
+    pub async fn learn_team(&self, team_id: &str) -> Result<Vec<(String, String)>, ChatError> {
+        let url = format!(
+            "{}/v3/teams/{}/conversations",
+            self.service_url(),
+            segment(team_id)
+        );
+        let answer = self
+            .call(
+                Api::Connector,
+                Method::GET,
+                "GET /v3/teams/{teamId}/conversations",
+                &url,
+                None,
+            )
+            .await?;
+        let channels: Vec<(String, String)> = answer
+            .as_ref()
+            .and_then(|a| a["conversations"].as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|c| {
+                let id = c["id"].as_str()?.to_owned();
+                let name = c["name"].as_str().unwrap_or("General").to_owned();
+                Some((name, id))
+            })
+            .collect();
+        let mut names = self.lock_names();
+        for (name, id) in &channels {
+            names.insert(name.to_lowercase(), id.clone());
+        }
+        Ok(channels)
     }
 
     fn lock_names(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {

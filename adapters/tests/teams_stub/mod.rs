@@ -1225,6 +1225,18 @@ fn connector(
                 created(json!({ "id": id, "activityId": activity }))
             }
         }
+        // The team's channels; General has no name of its own.
+        "Teams_FetchChannelList" => {
+            let conversations: Vec<Value> = inner
+                .channels
+                .iter()
+                .map(|c| {
+                    let name = (c.display_name != "General").then(|| c.display_name.clone());
+                    json!({ "id": c.id, "name": name })
+                })
+                .collect();
+            ok(json!({ "conversations": conversations }))
+        }
         // Teams answers its own TeamsChannelAccount: ChannelAccount plus e-mail and UPN.
         "Conversations_GetConversationMembers" => {
             if !inner.reachable(&conversation) {
