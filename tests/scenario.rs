@@ -108,22 +108,7 @@ impl Site {
 
     /// An admin API token, made with the CLI.
     async fn token(&self) -> String {
-        let out = self
-            .command(&["token", "create", "--name", "scenario", "--role", "admin"])
-            .output()
-            .await
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .last()
-            .unwrap()
-            .to_owned()
+        support::api_token(self.dir.path()).await
     }
 }
 

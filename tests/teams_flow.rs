@@ -151,28 +151,7 @@ async fn serve(teams: &TeamsStub, identity: &BotFrameworkIdentity, config: &str)
 impl Tocsin {
     /// An admin API token for the same database, made with the CLI.
     async fn token(&self) -> String {
-        let out = Command::new(BIN)
-            .args(["token", "create", "--name", "flow", "--role", "admin"])
-            .env("TOCSIN_CONFIG", self.dir.path().join("tocsin.toml"))
-            .env(
-                "DATABASE_URL",
-                format!("sqlite://{}", self.dir.path().join("tocsin.db").display()),
-            )
-            .env_remove("RUST_LOG")
-            .output()
-            .await
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .last()
-            .unwrap()
-            .to_owned()
+        support::api_token(self.dir.path()).await
     }
 
     /// POSTs `body` to the messaging endpoint with this `Authorization`, if any.

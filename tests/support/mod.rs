@@ -184,6 +184,33 @@ where
     }
 }
 
+/// An admin API token for the site in `dir` (its `tocsin.toml` and `tocsin.db`), made with
+/// `tocsin token create` as an operator would.
+pub async fn api_token(dir: &std::path::Path) -> String {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_tocsin"))
+        .args(["token", "create", "--name", "tests", "--role", "admin"])
+        .env("TOCSIN_CONFIG", dir.join("tocsin.toml"))
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", dir.join("tocsin.db").display()),
+        )
+        .env_remove("RUST_LOG")
+        .output()
+        .await
+        .expect("tocsin token create runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("the token is text")
+        .lines()
+        .last()
+        .expect("the token is printed")
+        .to_owned()
+}
+
 /// Starts a `tocsin serve` command (stdout is taken over here) and waits for its
 /// "listening on URL" line; returns the process and that URL.
 pub async fn start_serving(
