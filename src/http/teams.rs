@@ -181,50 +181,59 @@ async fn messages(
             Ok(Json(json!({})))
         }
         Activity::ConversationUpdate(update) => {
-            tracing::info!(
-                team = update.team_id.as_deref().unwrap_or("-"),
-                members_added = update.members_added.len(),
-                bot_added = update.bot_added,
-                "Teams conversation update"
-            );
-            if let Some(client) = &teams.client {
-                client.set_service_url(&update.service_url);
-            }
-            let people: Vec<String> = update
-                .members_added
-                .iter()
-                .map(|m| m.id.clone())
-                .filter(|id| !id.starts_with("28:"))
-                .collect();
-            // Added to a team (or a channel made there): learn its channels, so that the
-            // configuration may name them.
-            if let (Some(client), Some(team)) = (teams.client.clone(), update.team_id.clone()) {
-                tokio::spawn(async move {
-                    match client.learn_team(&team).await {
-                        Ok(channels) => {
-                            let listed: Vec<String> = channels
-                                .iter()
-                                .map(|(name, id)| format!("{name} ({id})"))
-                                .collect();
-                            tracing::info!(team, channels = %listed.join(", "), "Teams team's channels learned");
-                        }
-                        Err(e) => {
-                            tracing::warn!(error = %e, "could not list a Teams team's channels")
-                        }
-                    }
-                });
-            }
-            if !people.is_empty() {
-                let (teams, core) = (teams.clone(), state.core.clone());
-                tokio::spawn(async move {
-                    teams
-                        .link_by_email(&core, &update.conversation_id, &people)
-                        .await;
-                });
-            }
+            conversation_update(&state, &teams, *update);
             Ok(Json(json!({})))
         }
         Activity::Request(request) => handle(&state, &teams, *request).await.map(Json),
+    }
+}
+
+/// Tocsin or people added to a team or chat: the connector's address is noted, the team's
+/// channels learned, and the people linked by e-mail, the last two in the background
+/// (the answer does not wait for them).
+fn conversation_update(
+    state: &AppState,
+    teams: &Arc<TeamsInbound>,
+    update: inbound::ConversationUpdate,
+) {
+    tracing::info!(
+        team = update.team_id.as_deref().unwrap_or("-"),
+        members_added = update.members_added.len(),
+        bot_added = update.bot_added,
+        "Teams conversation update"
+    );
+    if let Some(client) = &teams.client {
+        client.set_service_url(&update.service_url);
+    }
+    // Added to a team (or a channel made there): learn its channels, so that the
+    // configuration may name them.
+    if let (Some(client), Some(team)) = (teams.client.clone(), update.team_id.clone()) {
+        tokio::spawn(async move {
+            match client.learn_team(&team).await {
+                Ok(channels) => {
+                    let listed: Vec<String> = channels
+                        .iter()
+                        .map(|(name, id)| format!("{name} ({id})"))
+                        .collect();
+                    tracing::info!(team, channels = %listed.join(", "), "Teams team's channels learned");
+                }
+                Err(e) => tracing::warn!(error = %e, "could not list a Teams team's channels"),
+            }
+        });
+    }
+    let people: Vec<String> = update
+        .members_added
+        .iter()
+        .map(|m| m.id.clone())
+        .filter(|id| !id.starts_with("28:"))
+        .collect();
+    if !people.is_empty() {
+        let (teams, core) = (teams.clone(), state.core.clone());
+        tokio::spawn(async move {
+            teams
+                .link_by_email(&core, &update.conversation_id, &people)
+                .await;
+        });
     }
 }
 
