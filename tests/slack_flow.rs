@@ -25,7 +25,7 @@ const ALERTMANAGER_KEY: &str = "slack-flow-alertmanager-key";
 const ALICE: &str = "U0123ABC";
 
 struct Tocsin {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     child: Child,
     base: String,
     http: reqwest::Client,
@@ -63,7 +63,7 @@ async fn serve(slack: &slack_stub::SlackStub) -> Tocsin {
     command.stderr(Stdio::null());
     let (child, base) = support::start_serving(command).await;
     Tocsin {
-        _dir: dir,
+        dir,
         child,
         base,
         http: reqwest::Client::new(),
@@ -421,4 +421,74 @@ fn rejections(slack: &slack_stub::SlackStub) -> Vec<(String, String)> {
         .into_iter()
         .filter(|(_, error)| error != "users_not_found")
         .collect()
+}
+
+#[tokio::test]
+async fn a_pushpin_on_a_message_records_its_text_read_back_from_slack() {
+    let slack = slack_stub::start().await;
+    let tocsin = serve(&slack).await;
+    let reply = tocsin
+        .slash(ALICE, "C0GENERAL", "declare sev3 Queue is stuck", "T-pin")
+        .await;
+    assert!(text_of(&reply).contains("Declared INC-1"), "{reply}");
+    let (channel, _) = support::until("the incident channel", || {
+        slack.channel_named("inc-1-queue-is-stuck")
+    })
+    .await;
+    let said = slack.add_message(&channel, "U0BOB", "Restarted the consumers");
+    let event = json!({
+        "token": "legacy",
+        "team_id": "T0001",
+        "api_app_id": "A0TOCSIN",
+        "type": "event_callback",
+        "event_id": "Ev0PINFLOW",
+        "event_time": 1_700_000_000,
+        "event": {
+            "type": "reaction_added",
+            "user": ALICE,
+            "reaction": "pushpin",
+            "item_user": "U0BOB",
+            "item": { "type": "message", "channel": channel, "ts": said },
+            "event_ts": "1700000001.000100"
+        }
+    });
+    let (status, _) = tocsin
+        .signed("/slack/events", "application/json", event.to_string())
+        .await;
+    assert_eq!(status, 200);
+    let token = support::api_token(tocsin.dir.path()).await;
+    let timeline = support::eventually(
+        "the pinned text in the timeline",
+        Duration::from_secs(30),
+        || {
+            let (http, base, token) = (tocsin.http.clone(), tocsin.base.clone(), token.clone());
+            async move {
+                let timeline: Value = http
+                    .get(format!("{base}/api/v1/incidents/1/timeline"))
+                    .bearer_auth(token)
+                    .send()
+                    .await
+                    .ok()?
+                    .json()
+                    .await
+                    .ok()?;
+                timeline
+                    .as_array()?
+                    .iter()
+                    .any(|e| e["kind"] == "chat_message")
+                    .then_some(timeline)
+            }
+        },
+    )
+    .await;
+    assert!(
+        text_of(&timeline).contains("Restarted the consumers"),
+        "{timeline}"
+    );
+    assert!(
+        !text_of(&timeline).contains("(pinned message"),
+        "{timeline}"
+    );
+    assert_eq!(slack.calls_to("conversations.history").len(), 1);
+    assert!(rejections(&slack).is_empty(), "{:?}", rejections(&slack));
 }

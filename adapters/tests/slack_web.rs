@@ -638,3 +638,32 @@ async fn the_stub_refuses_what_slack_refuses() {
         "invalid_arguments"
     );
 }
+
+#[tokio::test]
+async fn a_pinned_messages_text_is_read_back_with_conversations_history() {
+    let stub = slack_stub::start().await;
+    let slack = client(&stub);
+    let room = stub.add_channel("inc-5");
+    let earlier = stub.add_message(&room, "U0BOB", "looking at the database");
+    let pinned = stub.add_message(&room, "U0BOB", "rolled back the canary");
+    stub.add_message(&room, "U0CARLA", "thanks");
+    assert_eq!(
+        slack.message_text(&room, &pinned).await.expect("read"),
+        Some("rolled back the canary".to_owned())
+    );
+    assert_eq!(
+        slack.message_text(&room, &earlier).await.expect("read"),
+        Some("looking at the database".to_owned())
+    );
+    // A message that is not there (deleted) has no text to read.
+    assert_eq!(
+        slack
+            .message_text(&room, "1600000000.000001")
+            .await
+            .expect("read"),
+        None
+    );
+    let calls = stub.calls_to("conversations.history");
+    assert_eq!(calls.len(), 3);
+    assert_eq!(calls[0]["channel"], room.as_str());
+}

@@ -390,6 +390,27 @@ async fn events(
     ))
 }
 
+/// A 📌's message text, read back from Slack in place of the placeholder the reaction event
+/// leaves (the event does not carry it); the placeholder stays if Slack cannot say.
+async fn read_pinned_text(client: &SlackClient, invocation: &mut commands::Invocation) {
+    let Input::Pin {
+        message_id, text, ..
+    } = &mut invocation.input
+    else {
+        return;
+    };
+    if *text != inbound::pin_placeholder(message_id) {
+        return;
+    }
+    match client.message_text(&invocation.channel, message_id).await {
+        Ok(Some(found)) if !found.trim().is_empty() => *text = found,
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read a pinned Slack message; pinned without its text")
+        }
+    }
+}
+
 impl SlackHandler {
     /// A slash command: the reply is the answer when the command finishes in time, else
     /// "Working on it…" and the reply follows on the `response_url`.
@@ -573,8 +594,11 @@ impl SlackHandler {
         }
         let core = core.clone();
         let client = self.client.clone();
-        let handled = invocation.clone();
+        let mut handled = invocation.clone();
         let task = tokio::spawn(async move {
+            if let Some(client) = &client {
+                read_pinned_text(client, &mut handled).await;
+            }
             let reply = handle(&core, client.as_deref(), &handled).await;
             // Recorded once handled: a delivery that failed half-way is redone on retry.
             if let Some(key) = key {

@@ -30,11 +30,12 @@ use serde_json::{Value, json};
 use slack_morphism::prelude::{
     EmailAddress, SlackApiChatPostEphemeralRequest, SlackApiChatPostMessageRequest,
     SlackApiChatUpdateRequest, SlackApiConversationsCreateRequest,
-    SlackApiConversationsSetTopicRequest, SlackApiPinsAddRequest, SlackApiToken,
-    SlackApiTokenValue, SlackApiUsersInfoRequest, SlackApiUsersLookupByEmailRequest,
-    SlackApiViewsOpenRequest, SlackChannelId, SlackClientApiCallContext, SlackClientHttpConnector,
-    SlackClientHyperConnector, SlackClientHyperHttpsConnector, SlackClientSession,
-    SlackMessageContent, SlackTriggerId, SlackTs, SlackUserId, SlackView,
+    SlackApiConversationsHistoryRequest, SlackApiConversationsSetTopicRequest,
+    SlackApiPinsAddRequest, SlackApiToken, SlackApiTokenValue, SlackApiUsersInfoRequest,
+    SlackApiUsersLookupByEmailRequest, SlackApiViewsOpenRequest, SlackChannelId,
+    SlackClientApiCallContext, SlackClientHttpConnector, SlackClientHyperConnector,
+    SlackClientHyperHttpsConnector, SlackClientSession, SlackMessageContent, SlackTriggerId,
+    SlackTs, SlackUserId, SlackView,
 };
 
 use slack_morphism::errors::SlackClientError;
@@ -217,6 +218,29 @@ impl SlackClient {
             .await
             .map_err(|e| failure(METHOD, e))?;
         Ok(found.user.profile.and_then(|p| p.email).map(|e| e.0))
+    }
+
+    /// The text of the message `ts` in `channel` (`conversations.history`, scope
+    /// `channels:history`), for a 📌 on it: the reaction event names the message but does
+    /// not carry its text. `None` when the message is not there (deleted, or out of reach).
+    pub async fn message_text(&self, channel: &str, ts: &str) -> Result<Option<String>, ChatError> {
+        const METHOD: &str = "conversations.history";
+        let request = SlackApiConversationsHistoryRequest::new()
+            .with_channel(SlackChannelId(channel.to_owned()))
+            .with_latest(SlackTs(ts.to_owned()))
+            .with_inclusive(true)
+            .with_limit(1);
+        self.limits.wait(METHOD, None).await;
+        let found = self
+            .session()
+            .conversations_history(&request)
+            .await
+            .map_err(|e| failure(METHOD, e))?;
+        Ok(found
+            .messages
+            .into_iter()
+            .find(|m| m.origin.ts.0 == ts)
+            .and_then(|m| m.content.text))
     }
 
     /// POSTs `body` as JSON to a `response_url` from an interaction or slash command.
@@ -556,11 +580,12 @@ enum Tier {
 }
 
 /// The tier of each method this client calls, as Slack publishes them.
-const METHOD_TIERS: [(&str, Tier); 9] = [
+const METHOD_TIERS: [(&str, Tier); 10] = [
     ("chat.postEphemeral", Tier::Tier4),
     ("chat.postMessage", Tier::PostMessage),
     ("chat.update", Tier::Tier3),
     ("conversations.create", Tier::Tier2),
+    ("conversations.history", Tier::Tier3),
     ("conversations.invite", Tier::Tier3),
     ("conversations.open", Tier::Tier3),
     ("conversations.setTopic", Tier::Tier2),

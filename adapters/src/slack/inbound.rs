@@ -469,9 +469,9 @@ fn said(e: Said, delivery: &str) -> Result<Option<Invocation>, InboundError> {
     Ok(Some(invocation(&user, &channel, input, delivery)))
 }
 
-/// A 📌 on a message. The event names the message but does not carry its text, which takes
-/// a `conversations.history` call (and its scope); the timeline gets a placeholder naming
-/// the message instead, and the "Add to timeline" shortcut pins with the text.
+/// A 📌 on a message. The event names the message but does not carry its text: the text
+/// is [`pin_placeholder`] until the handler reads the message back
+/// (`conversations.history`); the "Add to timeline" shortcut pins with the text at once.
 fn pin(e: Reaction, delivery: &str) -> Result<Option<Invocation>, InboundError> {
     if e.reaction != PIN_REACTION || e.item.kind != "message" {
         return Ok(None);
@@ -483,11 +483,16 @@ fn pin(e: Reaction, delivery: &str) -> Result<Option<Invocation>, InboundError> 
         .ok_or_else(|| missing("event.item.channel"))?;
     let ts = e.item.ts.ok_or_else(|| missing("event.item.ts"))?;
     let input = Input::Pin {
-        text: format!("(pinned message {ts})"),
+        text: pin_placeholder(&ts),
         message_id: ts,
         author: e.item_user.unwrap_or_default(),
     };
     Ok(Some(invocation(&user, &channel, input, delivery)))
+}
+
+/// What a 📌's text is until the message is read back, and stays if it cannot be.
+pub fn pin_placeholder(ts: &str) -> String {
+    format!("(pinned message {ts})")
 }
 
 /// The text of a mention without the mention of Tocsin: a leading `<@U…>` (whoever it

@@ -216,6 +216,21 @@ impl SlackStub {
         self.lock().members.insert(id.to_owned(), email.to_owned());
     }
 
+    /// A message `user` said in `channel` before (so that a 📌 on it can be read back with
+    /// `conversations.history`); returns its ts.
+    pub fn add_message(&self, channel: &str, user: &str, text: &str) -> String {
+        let mut inner = self.lock();
+        let ts = inner.new_ts();
+        inner.messages.insert(
+            (channel.to_owned(), ts.clone()),
+            StubMessage {
+                params: json!({ "channel": channel, "text": text, "user": user }),
+                pinned: false,
+            },
+        );
+        ts
+    }
+
     /// A channel that exists before the test starts (a taken name); returns its id.
     pub fn add_channel(&self, name: &str) -> String {
         let mut inner = self.lock();
@@ -599,6 +614,41 @@ impl Inner {
                 Ok(self.recorded(method))
             }
             "conversations.invite" => self.invite(p),
+            // The newest messages at or before `latest` (inclusive), newest first, as many
+            // as `limit`; Slack's documented answer shape.
+            "conversations.history" => {
+                let channel = self.channel_id(&string(p, "channel"), false)?;
+                let latest = string(p, "latest");
+                let inclusive = p.get("inclusive").and_then(|v| {
+                    v.as_bool()
+                        .or_else(|| v.as_str().map(|s| s == "true" || s == "1"))
+                }) == Some(true);
+                let limit = p
+                    .get("limit")
+                    .and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()))
+                    .unwrap_or(100) as usize;
+                let mut found: Vec<Value> = self
+                    .messages
+                    .iter()
+                    .filter(|((c, ts), _)| {
+                        c == &channel
+                            && (latest.is_empty()
+                                || ts.as_str() < latest.as_str()
+                                || (inclusive && *ts == latest))
+                    })
+                    .map(|((_, ts), m)| {
+                        json!({
+                            "type": "message",
+                            "user": m.params.get("user").cloned().unwrap_or(Value::Null),
+                            "text": m.params.get("text").cloned().unwrap_or_default(),
+                            "ts": ts,
+                        })
+                    })
+                    .collect();
+                found.reverse();
+                found.truncate(limit);
+                Ok(json!({ "ok": true, "messages": found, "has_more": false, "pin_count": 0 }))
+            }
             "conversations.open" => {
                 let users = p.get("users").and_then(Value::as_str).unwrap_or_default();
                 let users: Vec<&str> = users.split(',').filter(|u| !u.is_empty()).collect();
