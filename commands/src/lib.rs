@@ -268,10 +268,16 @@ fn uuid_like_id() -> String {
 }
 
 async fn dispatch(core: &Core, invocation: &Invocation) -> Outcome {
-    let user: Option<User> = core
-        .store
-        .user_by_chat_identity(&invocation.platform, &invocation.user)
-        .await?;
+    // Who is asking, and which incident's channel this is: two independent reads, so
+    // they go to the database together rather than one after the other.
+    let (user, here) = futures_util::future::join(
+        core.store
+            .user_by_chat_identity(&invocation.platform, &invocation.user),
+        core.store
+            .incident_by_channel(&invocation.platform, &invocation.channel),
+    )
+    .await;
+    let (user, here): (Option<User>, _) = (user?, here?);
     let (actor, own_role) = match &user {
         Some(u) => (Actor::User(u.id.clone()), u.role),
         // Unlinked people may look, not act, unless a group they are in grants a role.
@@ -288,10 +294,6 @@ async fn dispatch(core: &Core, invocation: &Invocation) -> Outcome {
         Actor::User(id) => format!("user:{id}"),
         _ => format!("{}:{}", invocation.platform, invocation.user),
     };
-    let here = core
-        .store
-        .incident_by_channel(&invocation.platform, &invocation.channel)
-        .await?;
     let ctx = Ctx {
         core,
         invocation,
