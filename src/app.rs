@@ -731,14 +731,9 @@ pub async fn serve(config: Config, database_url: &str, listen: &str) -> anyhow::
     });
     let gateway = match (&discord, config.discord.as_ref().is_some_and(|d| d.gateway)) {
         (Some(client), true) => {
-            let mut settings = adapters::discord::gateway::GatewaySettings::new(
-                std::env::var("DISCORD_TOKEN").unwrap_or_default(),
-            );
-            if let Ok(url) = std::env::var("TOCSIN_DISCORD_API_URL")
-                && !url.trim().is_empty()
-            {
-                settings.api_url = url;
-            }
+            // DISCORD_TOKEN is set, or there would be no client.
+            let settings = adapters::discord::gateway::GatewaySettings::from_env()
+                .ok_or_else(|| anyhow::anyhow!("the Discord Gateway needs DISCORD_TOKEN"))?;
             // Checked now, so a bad setting stops the start rather than a background task.
             adapters::discord::gateway::Gateway::new(settings.clone())
                 .map_err(|e| anyhow::anyhow!("setting up the Discord Gateway: {e}"))?;
