@@ -478,27 +478,11 @@ async fn a_pin_reaction_seen_on_the_gateway_records_the_message_in_the_timeline(
                 "guild_id": discord.guild_id(), "emoji": { "id": null, "name": "\u{1F4CC}" } }),
     );
     let token = tocsin.token().await;
-    let timeline = support::eventually(
+    let timeline = support::timeline_once(
+        &tocsin.base,
+        &token,
         "the pinned message in the timeline",
-        std::time::Duration::from_secs(30),
-        || {
-            let (http, base, token) = (tocsin.http.clone(), tocsin.base.clone(), token.clone());
-            async move {
-                let timeline: Value = http
-                    .get(format!("{base}/api/v1/incidents/1/timeline"))
-                    .bearer_auth(token)
-                    .send()
-                    .await
-                    .ok()?
-                    .json()
-                    .await
-                    .ok()?;
-                timeline
-                    .to_string()
-                    .contains("Restarted the consumers")
-                    .then_some(timeline)
-            }
-        },
+        |t| t.to_string().contains("Restarted the consumers"),
     )
     .await;
     let pinned: Vec<&Value> = timeline
@@ -516,29 +500,11 @@ async fn a_pin_reaction_seen_on_the_gateway_records_the_message_in_the_timeline(
     let mut second = pin;
     second["message_id"] = json!(later);
     gateway.dispatch("MESSAGE_REACTION_ADD", second);
-    let again = support::eventually(
-        "the later pin in the timeline",
-        std::time::Duration::from_secs(30),
-        || {
-            let (http, base, token) = (tocsin.http.clone(), tocsin.base.clone(), token.clone());
-            async move {
-                let timeline: Value = http
-                    .get(format!("{base}/api/v1/incidents/1/timeline"))
-                    .bearer_auth(token)
-                    .send()
-                    .await
-                    .ok()?
-                    .json()
-                    .await
-                    .ok()?;
-                timeline
-                    .to_string()
-                    .contains("Queue drained")
-                    .then_some(timeline)
-            }
-        },
-    )
-    .await;
+    let again =
+        support::timeline_once(&tocsin.base, &token, "the later pin in the timeline", |t| {
+            t.to_string().contains("Queue drained")
+        })
+        .await;
     let count = again
         .as_array()
         .unwrap()

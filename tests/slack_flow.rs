@@ -457,27 +457,13 @@ async fn a_pushpin_on_a_message_records_its_text_read_back_from_slack() {
         .await;
     assert_eq!(status, 200);
     let token = support::api_token(tocsin.dir.path()).await;
-    let timeline = support::eventually(
+    let timeline = support::timeline_once(
+        &tocsin.base,
+        &token,
         "the pinned text in the timeline",
-        Duration::from_secs(30),
-        || {
-            let (http, base, token) = (tocsin.http.clone(), tocsin.base.clone(), token.clone());
-            async move {
-                let timeline: Value = http
-                    .get(format!("{base}/api/v1/incidents/1/timeline"))
-                    .bearer_auth(token)
-                    .send()
-                    .await
-                    .ok()?
-                    .json()
-                    .await
-                    .ok()?;
-                timeline
-                    .as_array()?
-                    .iter()
-                    .any(|e| e["kind"] == "chat_message")
-                    .then_some(timeline)
-            }
+        |t| {
+            t.as_array()
+                .is_some_and(|entries| entries.iter().any(|e| e["kind"] == "chat_message"))
         },
     )
     .await;

@@ -184,6 +184,27 @@ where
     }
 }
 
+/// Incident 1's timeline, read over the REST API with `token` until `wanted` holds for it.
+pub async fn timeline_once(
+    base: &str,
+    token: &str,
+    what: &str,
+    wanted: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let http = reqwest::Client::new();
+    let wanted = &wanted;
+    eventually(what, Duration::from_secs(30), || {
+        let request = http
+            .get(format!("{base}/api/v1/incidents/1/timeline"))
+            .bearer_auth(token);
+        async move {
+            let timeline: serde_json::Value = request.send().await.ok()?.json().await.ok()?;
+            wanted(&timeline).then_some(timeline)
+        }
+    })
+    .await
+}
+
 /// An admin API token for the site in `dir` (its `tocsin.toml` and `tocsin.db`), made with
 /// `tocsin token create` as an operator would.
 pub async fn api_token(dir: &std::path::Path) -> String {
