@@ -212,6 +212,7 @@ pub fn core(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: &Config) -> Co
             group_roles: crate::config::group_roles(&config.roles),
             capture_chat: config.incidents.capture_chat,
             channel_name: config.incidents.channel_name.clone(),
+            status_page: Default::default(),
         },
     )
 }

@@ -21,6 +21,7 @@ pub mod oncall;
 pub mod ops;
 pub mod runs;
 pub mod schedule;
+pub mod statuspage;
 pub mod store;
 
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -88,6 +88,8 @@ pub struct CoreSettings {
     /// Roles granted by membership of a chat group (a Slack user group, a Discord role, a
     /// Teams group), on top of each person's own.
     pub group_roles: Vec<GroupRole>,
+    /// The public status page: its components and how it presents itself.
+    pub status_page: crate::statuspage::StatusPageSettings,
 }
 
 /// Everyone in `group` on `platform` has at least `role`.
@@ -594,7 +596,7 @@ fn reminder_job(
     )
 }
 
-fn checked_text(field: &'static str, text: &str, max: usize) -> CoreResult<String> {
+pub(crate) fn checked_text(field: &'static str, text: &str, max: usize) -> CoreResult<String> {
     let text = text.trim();
     if text.is_empty() {
         return Err(invalid(field, format!("{field} must not be empty")));

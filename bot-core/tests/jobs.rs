@@ -1192,3 +1192,90 @@ impl Store for FlakyStore {
         self.inner.counts().await
     }
 }
+
+#[async_trait]
+impl bot_core::store::StatusPageStore for FlakyStore {
+    async fn component_states(
+        &self,
+    ) -> StoreResult<Vec<(String, bot_core::model::ComponentStatus, DateTime<Utc>)>> {
+        self.inner.component_states().await
+    }
+    async fn component_history(
+        &self,
+        since: DateTime<Utc>,
+    ) -> StoreResult<Vec<bot_core::model::ComponentChange>> {
+        self.inner.component_history(since).await
+    }
+    async fn set_component_states(
+        &self,
+        changes: &[(String, bot_core::model::ComponentStatus)],
+        at: DateTime<Utc>,
+        jobs: JobsFor<'_, [bot_core::model::AffectedComponent]>,
+    ) -> StoreResult<Vec<bot_core::model::AffectedComponent>> {
+        self.inner.set_component_states(changes, at, jobs).await
+    }
+    async fn create_public_incident(
+        &self,
+        new: bot_core::model::NewPublicIncident,
+        jobs: JobsFor<'_, bot_core::model::PublicIncident>,
+    ) -> StoreResult<bot_core::model::PublicIncident> {
+        self.inner.create_public_incident(new, jobs).await
+    }
+    async fn add_public_update(
+        &self,
+        update: bot_core::model::NewPublicUpdate,
+        jobs: JobsFor<'_, bot_core::model::PublicIncident>,
+    ) -> StoreResult<bot_core::model::PublicIncident> {
+        self.inner.add_public_update(update, jobs).await
+    }
+    async fn get_public_incident(&self, id: Uuid) -> StoreResult<bot_core::model::PublicIncident> {
+        self.inner.get_public_incident(id).await
+    }
+    async fn public_incident_for(
+        &self,
+        incident: bot_core::model::IncidentId,
+    ) -> StoreResult<Option<bot_core::model::PublicIncident>> {
+        self.inner.public_incident_for(incident).await
+    }
+    async fn list_public_incidents(
+        &self,
+        filter: &bot_core::model::PublicFilter,
+    ) -> StoreResult<Vec<bot_core::model::PublicIncident>> {
+        self.inner.list_public_incidents(filter).await
+    }
+    async fn count_public_incidents(
+        &self,
+        filter: &bot_core::model::PublicFilter,
+    ) -> StoreResult<i64> {
+        self.inner.count_public_incidents(filter).await
+    }
+    async fn status_page_updated_at(&self) -> StoreResult<Option<DateTime<Utc>>> {
+        self.inner.status_page_updated_at().await
+    }
+    async fn add_subscriber(
+        &self,
+        new: bot_core::model::NewSubscriber,
+        jobs: JobsFor<'_, bot_core::model::Subscriber>,
+    ) -> StoreResult<(bot_core::model::Subscriber, bool)> {
+        self.inner.add_subscriber(new, jobs).await
+    }
+    async fn confirm_subscriber(
+        &self,
+        id: Uuid,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bot_core::model::Subscriber> {
+        self.inner.confirm_subscriber(id, at).await
+    }
+    async fn remove_subscriber(&self, id: Uuid) -> StoreResult<bool> {
+        self.inner.remove_subscriber(id).await
+    }
+    async fn get_subscriber(&self, id: Uuid) -> StoreResult<bot_core::model::Subscriber> {
+        self.inner.get_subscriber(id).await
+    }
+    async fn list_subscribers(
+        &self,
+        confirmed_only: bool,
+    ) -> StoreResult<Vec<bot_core::model::Subscriber>> {
+        self.inner.list_subscribers(confirmed_only).await
+    }
+}

@@ -10,6 +10,7 @@ mod ingest;
 mod job;
 mod policy;
 mod role;
+mod statuspage;
 mod timeline;
 
 pub use action_run::{
@@ -34,6 +35,11 @@ pub use policy::{
     EscalationLevel, EscalationPolicy, EscalationState, NotifyRule, Target, rules_for_attempt,
 };
 pub use role::{Actor, Role};
+pub use statuspage::{
+    AffectedComponent, Component, ComponentChange, ComponentSpec, ComponentStatus, Impact,
+    NewPublicIncident, NewPublicUpdate, NewSubscriber, PublicFilter, PublicIncident, PublicKind,
+    PublicStatus, PublicUpdate, Subscriber, SubscriberKind,
+};
 pub use timeline::{NewTimelineEntry, Subject, TimelineEntry, TimelineKind};
 
 /// An illegal state change, reported to whoever asked for it and never written.

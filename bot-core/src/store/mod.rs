@@ -24,6 +24,10 @@ mod postgres;
 mod rows;
 mod sql;
 mod sqlite;
+mod statuspage;
+mod statuspage_sql;
+
+pub use statuspage::StatusPageStore;
 
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
@@ -169,8 +173,9 @@ pub struct PostedMessage {
     pub message_id: String,
 }
 
+/// Everything Tocsin keeps; the status page's part is [`StatusPageStore`].
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: StatusPageStore + Send + Sync {
     /// Which backend, for logs and `/readyz`: `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 

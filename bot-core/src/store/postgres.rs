@@ -171,6 +171,7 @@ impl super::sql::Dialect for PostgresStore {
 }
 
 impl_store!(PostgresStore, PgConnection, Postgres);
+super::statuspage_sql::impl_statuspage_store!(PostgresStore, PgConnection, Postgres);
 
 /// The connection that holds a leader's advisory lock.
 struct PgLease {

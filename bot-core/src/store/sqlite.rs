@@ -106,3 +106,4 @@ impl super::sql::Dialect for SqliteStore {
 }
 
 impl_store!(SqliteStore, SqliteConnection, Sqlite);
+super::statuspage_sql::impl_statuspage_store!(SqliteStore, SqliteConnection, Sqlite);

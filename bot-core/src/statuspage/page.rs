@@ -1,0 +1,1 @@
+//! The read model of the public page (owned by the status page web helper).

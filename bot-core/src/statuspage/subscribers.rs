@@ -1,0 +1,1 @@
+//! Subscribers: subscribing, confirming, unsubscribing, and delivering notices.
