@@ -212,9 +212,21 @@ pub fn core(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: &Config) -> Co
             group_roles: crate::config::group_roles(&config.roles),
             capture_chat: config.incidents.capture_chat,
             channel_name: config.incidents.channel_name.clone(),
-            status_page: Default::default(),
+            status_page: config.statuspage.settings(Some(&public_url())),
         },
     )
+}
+
+/// Tocsin's public base URL: `TOCSIN_PUBLIC_URL`, default `http://` + `TOCSIN_LISTEN`.
+pub fn public_url() -> String {
+    std::env::var("TOCSIN_PUBLIC_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+        .map(|u| u.trim_end_matches('/').to_owned())
+        .unwrap_or_else(|| {
+            let listen = std::env::var("TOCSIN_LISTEN").unwrap_or_else(|_| "127.0.0.1:8080".into());
+            format!("http://{listen}")
+        })
 }
 
 /// The channels pages can go out on besides chat, from the environment and configuration:
@@ -230,14 +242,7 @@ pub struct Notifiers {
 
 impl Notifiers {
     pub fn from_env(config: &Config) -> anyhow::Result<Notifiers> {
-        let public_url = std::env::var("TOCSIN_PUBLIC_URL")
-            .ok()
-            .filter(|u| !u.trim().is_empty())
-            .unwrap_or_else(|| {
-                let listen =
-                    std::env::var("TOCSIN_LISTEN").unwrap_or_else(|_| "127.0.0.1:8080".into());
-                format!("http://{listen}")
-            });
+        let public_url = public_url();
         let mut list: Vec<Arc<dyn Notifier>> = Vec::new();
         let mut twilio = None;
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());

@@ -22,8 +22,10 @@ use serde::Deserialize;
 use toml::de::{DeTable, DeValue};
 
 mod actions;
+mod statuspage;
 
 pub use actions::{ActionConfig, GroupRoleConfig, ParamConfig, RolesConfig, group_roles, specs};
+pub use statuspage::{ComponentConfig, StatusPageConfig};
 
 /// The chat platforms a user can have an identity on, as named in `[users.chat]`.
 const CHAT_PLATFORMS: [&str; 4] = ["console", "slack", "discord", "teams"];
@@ -51,6 +53,8 @@ pub struct Config {
     /// workflow dispatches.
     pub actions: Vec<ActionConfig>,
     pub roles: RolesConfig,
+    /// The public status page and its components.
+    pub statuspage: StatusPageConfig,
 }
 
 /// `[paging]`.
@@ -765,11 +769,12 @@ impl Config {
             "escalation policy",
             self.escalation_policies.iter().map(|p| p.id.as_str()),
         );
-        c.ids(
+        let services = c.ids(
             "services",
             "service",
             self.services.iter().map(|s| s.id.as_str()),
         );
+        statuspage::check(&self.statuspage, &services, c);
 
         // One chat identity belongs to one person, or a button press could not be attributed.
         let mut identities: HashMap<(&str, &str), (&str, KeyPath)> = HashMap::new();
