@@ -451,6 +451,9 @@ pub fn core_handlers_with(
             core.clone(),
             runner,
             vcs,
+        ))
+        .merge(bot_core::statuspage::MaintenanceSteps::handlers(
+            core.clone(),
         ));
     if core.settings.reminds() {
         handlers = handlers.merge(UpdateReminders::handlers(core));

@@ -11,6 +11,7 @@ mod oncall;
 mod openapi;
 mod ops;
 mod slack;
+mod statuspage;
 mod teams;
 mod twilio;
 
@@ -141,6 +142,7 @@ pub fn router(state: AppState) -> Router {
         .merge(slack::routes())
         .merge(discord::routes())
         .merge(teams::routes())
+        .merge(statuspage::routes())
         .merge(ops::routes())
         .merge(openapi::routes())
         .fallback(|| async { ApiError::not_found("no such route") })

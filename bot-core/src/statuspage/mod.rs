@@ -554,3 +554,78 @@ fn update_notices(subscribers: &[Subscriber], public: &PublicIncident, now: Date
     };
     notice_jobs(subscribers, &event, &public.components, now)
 }
+
+/// Starts and completes scheduled maintenance at its announced times. A step finds the
+/// record where a person may have left it: a start does nothing once it was started (or
+/// completed) by hand, a completion nothing once it is over.
+pub struct MaintenanceSteps {
+    core: Core,
+}
+
+impl MaintenanceSteps {
+    pub fn handlers(core: Core) -> crate::jobs::Handlers {
+        crate::jobs::Handlers::new().on(
+            kinds::MAINTENANCE,
+            std::sync::Arc::new(MaintenanceSteps { core }),
+        )
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::jobs::JobHandler for MaintenanceSteps {
+    async fn run(&self, job: &crate::model::Job) -> Result<(), crate::jobs::JobError> {
+        let step: MaintenanceStep = serde_json::from_value(job.payload.clone()).map_err(|e| {
+            crate::jobs::JobError::permanent(format!("bad {} payload: {e}", job.kind))
+        })?;
+        let store = &self.core.store;
+        let record = match store.get_public_incident(step.public_incident_id).await {
+            Ok(r) => r,
+            // Deleted since: nothing to start or complete.
+            Err(StoreError::NotFound(_)) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        let (only_from, state, body) = match step.to {
+            PublicStatus::InProgress => (
+                vec![PublicStatus::Scheduled],
+                ComponentStatus::UnderMaintenance,
+                "Scheduled maintenance is now in progress.",
+            ),
+            PublicStatus::Completed => (
+                vec![
+                    PublicStatus::Scheduled,
+                    PublicStatus::InProgress,
+                    PublicStatus::Verifying,
+                ],
+                ComponentStatus::Operational,
+                "Scheduled maintenance has been completed.",
+            ),
+            other => {
+                return Err(crate::jobs::JobError::permanent(format!(
+                    "a maintenance step cannot move to {other}"
+                )));
+            }
+        };
+        if !only_from.contains(&record.status) {
+            return Ok(());
+        }
+        let now = self.core.clock.now();
+        let update = NewPublicUpdate {
+            public_incident_id: record.id,
+            status: step.to,
+            body: body.into(),
+            impact: None,
+            add_components: Vec::new(),
+            component_changes: record.components.iter().map(|c| (c.clone(), state)).collect(),
+            author: "system".into(),
+            at: now,
+            only_from,
+        };
+        let subscribers = self.core.store.list_subscribers(true).await?;
+        let jobs = move |p: &PublicIncident| update_notices(&subscribers, p, now);
+        match store.add_public_update(update, &jobs).await {
+            // Moved by a person between our read and our write.
+            Ok(_) | Err(StoreError::Conflict(_)) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
