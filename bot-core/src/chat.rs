@@ -57,6 +57,16 @@ pub struct Button {
     pub style: ButtonStyle,
 }
 
+impl Button {
+    /// Actions whose press opens a form. Platforms that open forms only from buttons made
+    /// for it (Teams' `task/fetch`) render these so.
+    pub const FORM_ACTIONS: &'static [&'static str] = &["statuspage_form", "statuspage_alert_form"];
+
+    pub fn opens_form(&self) -> bool {
+        Self::FORM_ACTIONS.contains(&self.action.as_str())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Field {
     pub label: String,

@@ -205,6 +205,17 @@ pub fn alert_card(alert: &Alert, pages: &[crate::model::TimelineEntry]) -> Messa
     }
 }
 
+/// Adds the "Update status page" button to an open incident's or alert's card: `action`
+/// is `statuspage_form` (value: the incident id) or `statuspage_alert_form` (the alert id).
+pub fn add_status_page_button(card: &mut Message, action: &str, value: String) {
+    card.buttons.push(Button {
+        action: action.into(),
+        value,
+        label: "Update status page".into(),
+        style: ButtonStyle::Default,
+    });
+}
+
 fn alert_card_key(id: AlertId) -> String {
     format!("alert:{id}:card")
 }
@@ -307,6 +318,8 @@ pub struct ChatEffects {
     store: Arc<dyn Store>,
     platform: Arc<dyn ChatPlatform>,
     channel_template: String,
+    /// Whether the status page has components: then open cards get its button.
+    status_page: bool,
 }
 
 impl ChatEffects {
@@ -315,6 +328,7 @@ impl ChatEffects {
             store: core.store.clone(),
             platform,
             channel_template: core.settings.channel_name().to_owned(),
+            status_page: !core.settings.status_page.components.is_empty(),
         });
         Handlers::new()
             .on(kinds::INCIDENT_OPENED, me.clone())
@@ -325,6 +339,22 @@ impl ChatEffects {
             .on(kinds::ACTION_RESULT, me.clone())
             .on(kinds::RESPONDER_PAGE, me.clone())
             .on(kinds::ALERT_CHANGED, me)
+    }
+
+    fn incident_card(&self, incident: &Incident) -> Message {
+        let mut card = incident_card(incident);
+        if self.status_page && incident.is_open() {
+            add_status_page_button(&mut card, "statuspage_form", incident.id.to_string());
+        }
+        card
+    }
+
+    fn alert_card(&self, alert: &Alert, pages: &[crate::model::TimelineEntry]) -> Message {
+        let mut card = alert_card(alert, pages);
+        if self.status_page && alert.is_open() {
+            add_status_page_button(&mut card, "statuspage_alert_form", alert.id.to_string());
+        }
+        card
     }
 
     fn name(&self) -> &str {
@@ -408,7 +438,7 @@ impl ChatEffects {
         if !invitees.is_empty() {
             self.platform.invite(&channel, &invitees).await?;
         }
-        let card = incident_card(&incident);
+        let card = self.incident_card(&incident);
         if self
             .post_once(&card_key(incident.id), &channel, &card)
             .await?
@@ -435,7 +465,7 @@ impl ChatEffects {
         if !invitees.is_empty() {
             self.platform.invite(&channel, &invitees).await?;
         }
-        let card = incident_card(&incident);
+        let card = self.incident_card(&incident);
         for key in [card_key(incident.id), announcement_key(incident.id)] {
             if let Some(posted) = self.store.posted_message(&key, self.name()).await? {
                 self.platform
@@ -496,7 +526,7 @@ impl ChatEffects {
         self.post_once(
             &alert_card_key(alert.id),
             &channel,
-            &alert_card(&alert, &pages),
+            &self.alert_card(&alert, &pages),
         )
         .await?;
         Ok(())
@@ -515,7 +545,7 @@ impl ChatEffects {
                 .update_message(
                     &posted.channel_id,
                     &posted.message_id,
-                    &alert_card(&alert, &self.pages(alert.id).await?),
+                    &self.alert_card(&alert, &self.pages(alert.id).await?),
                 )
                 .await?;
         }

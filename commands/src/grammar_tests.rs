@@ -235,8 +235,8 @@ const REFUSED: &[(&str, &str, &str)] = &[
     ("incident", "revert acme 12", "`acme` is not owner/repo"),
     (
         "incident",
-        "statuspage api degraded",
-        "refused: `statuspage` is not available yet",
+        "statuspage api",
+        "usage: /incident statuspage [INC-n] <component> <state>",
     ),
     (
         "incident",

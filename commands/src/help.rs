@@ -3,15 +3,12 @@
 
 use crate::{Audience, Reply};
 use crate::{
-    alerts, assign, declare, link, list, oncall, resolve, run, severity, status, timeline, update,
+    alerts, assign, declare, link, list, oncall, resolve, run, severity, status, statuspage, timeline,
+    update,
 };
 
 /// Subcommands of the grammar that later releases implement, with what they wait for.
 pub(crate) const LATER: &[(&str, &str)] = &[
-    (
-        "statuspage",
-        "the public status page comes in a later release",
-    ),
     (
         "postmortem",
         "post-incident reviews come in a later release",
@@ -38,6 +35,11 @@ const COMMANDS: &[(&str, &str)] = &[
     (oncall::OnCall::USAGE, oncall::OnCall::SUMMARY),
     (oncall::OnCall::TAKE_USAGE, oncall::OnCall::TAKE_SUMMARY),
     (link::Link::USAGE, link::Link::SUMMARY),
+    (statuspage::StatusPage::USAGE, statuspage::StatusPage::SUMMARY),
+    (
+        statuspage::StatusPage::SUBSCRIBE_USAGE,
+        statuspage::StatusPage::SUBSCRIBE_SUMMARY,
+    ),
 ];
 
 /// The help text, one command a line.

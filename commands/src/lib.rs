@@ -23,6 +23,7 @@ mod resolve;
 mod run;
 mod severity;
 mod status;
+mod statuspage;
 mod timeline;
 mod update;
 
@@ -308,6 +309,8 @@ async fn dispatch(core: &Core, invocation: &Invocation) -> Outcome {
             "resolve" => resolve::Resolve::for_incident(value).run(&ctx).await,
             "action_confirm" => run::confirm(&ctx, value, true).await,
             "action_cancel" => run::confirm(&ctx, value, false).await,
+            "statuspage_form" => statuspage::incident_form(&ctx, value).await,
+            "statuspage_alert_form" => statuspage::alert_form(&ctx, value).await,
             other => match alert::AlertButton::from_action(other) {
                 Some(button) => button.run(&ctx, value).await,
                 None => Err(Failure::Refused(format!("unknown button `{other}`"))),
@@ -315,7 +318,13 @@ async fn dispatch(core: &Core, invocation: &Invocation) -> Outcome {
         },
         Input::DialogSubmit { dialog, fields } => match dialog.as_str() {
             declare::DIALOG => declare::Declare::from_dialog(fields)?.run(&ctx).await,
-            other => Err(Failure::Refused(format!("unknown dialog `{other}`"))),
+            other => match other.split_once(':') {
+                Some((resolve::DIALOG, id)) => resolve::Resolve::from_dialog(id, fields)?.run(&ctx).await,
+                Some((statuspage::DIALOG | statuspage::ALERT_DIALOG, _)) => {
+                    statuspage::submitted(&ctx, other, fields).await
+                }
+                _ => Err(Failure::Refused(format!("unknown dialog `{other}`"))),
+            },
         },
         Input::Pin {
             message_id,
@@ -352,6 +361,7 @@ pub(crate) enum Command {
     Timeline(timeline::TimelineAdd),
     Alerts(alerts::OnAlerts),
     Link(link::Link),
+    StatusPage(statuspage::StatusPage),
 }
 
 /// Parses the text after `/incident`: pure, so the whole grammar is tested in a table.
@@ -376,6 +386,7 @@ pub(crate) fn parse_incident(text: &str) -> Result<Command, Failure> {
         "ack" => Command::Alerts(alerts::OnAlerts::parse(alerts::Act::Acknowledge, args)?),
         "escalate" => Command::Alerts(alerts::OnAlerts::parse(alerts::Act::Escalate, args)?),
         "link" => Command::Link(link::Link::parse(args)?),
+        "statuspage" => Command::StatusPage(statuspage::StatusPage::parse(args)?),
         known if help::LATER.iter().any(|(name, _)| *name == known) => {
             let (_, when) = help::LATER
                 .iter()
@@ -410,6 +421,7 @@ async fn incident(ctx: &Ctx<'_>, text: &str) -> Outcome {
         Command::Timeline(c) => c.run(ctx).await,
         Command::Alerts(c) => c.run(ctx).await,
         Command::Link(c) => c.run(ctx).await,
+        Command::StatusPage(c) => c.run(ctx).await,
     }
 }
 

@@ -1,5 +1,6 @@
-//! `/incident update [INC-n] [--public] <text>`: a status update for the team (or, with
-//! `--public`, for the status page once it exists).
+//! `/incident update [INC-n] [--public] <text>`: a status update for the team; with
+//! `--public` also a public update on the status page, whose public incident is opened on
+//! first use.
 
 use bot_core::model::{Role, Visibility};
 
@@ -38,10 +39,21 @@ impl Update {
     pub async fn run(self, ctx: &Ctx<'_>) -> Outcome {
         let incident = ctx.incident(self.incident, Self::USAGE).await?;
         ctx.require(Role::Responder, "posting an update")?;
+        // The status page first: a public incident that is over refuses before anything
+        // is written.
+        let public = match self.visibility {
+            Visibility::Public => Some(
+                crate::statuspage::public_update(ctx, &incident, &self.text, Vec::new()).await?,
+            ),
+            Visibility::Internal => None,
+        };
         let update = ctx
             .core
             .post_update(&ctx.actor, incident.id, &self.text, self.visibility)
             .await?;
+        if let Some(public) = public {
+            return Ok(public);
+        }
         Ok(Reply::card(
             Audience::Ephemeral,
             bot_core::chat::Message::text(format!(

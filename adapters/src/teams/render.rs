@@ -173,6 +173,14 @@ pub fn invoke_message_response(text: &str) -> Value {
 
 fn action(b: &Button) -> Value {
     let title = truncate(or_placeholder(&b.label, &b.action), MAX_ACTION_TITLE);
+    if b.opens_form() {
+        // Only a task/fetch submit makes Teams ask for the form (see dialog_launcher).
+        return json!({
+            "type": "Action.Submit",
+            "title": title,
+            "data": { "msteams": { "type": "task/fetch" }, "action": b.action, "value": b.value },
+        });
+    }
     let data = json!({ "action": b.action, "value": b.value });
     let mut execute = json!({
         "type": "Action.Execute",
@@ -504,6 +512,23 @@ mod tests {
             label: action.to_uppercase(),
             style,
         }
+    }
+
+    #[test]
+    fn a_button_that_opens_a_form_asks_teams_for_a_task_module() {
+        let b = button("statuspage_form", "0190", ButtonStyle::Default);
+        assert!(b.opens_form());
+        let rendered = action(&b);
+        assert_eq!(rendered["type"], "Action.Submit");
+        assert_eq!(rendered["data"]["msteams"]["type"], "task/fetch");
+        // The task/fetch invoke carries the data back, and it parses as the press.
+        let invoke = json!({ "data": rendered["data"].clone() });
+        assert_eq!(
+            parse_action(&invoke),
+            Some(("statuspage_form".to_owned(), "0190".to_owned()))
+        );
+        let plain = action(&button("resolve", "0190", ButtonStyle::Danger));
+        assert_eq!(plain["type"], "Action.Execute");
     }
 
     fn incident() -> Message {

@@ -267,6 +267,17 @@ impl Core {
         actor: &Actor,
         req: OpenPublic,
     ) -> CoreResult<PublicIncident> {
+        self.open_public_with(actor, req, Vec::new()).await
+    }
+
+    /// [`Core::open_public_incident`] with component states that override the one the
+    /// request gives all its components.
+    async fn open_public_with(
+        &self,
+        actor: &Actor,
+        req: OpenPublic,
+        overrides: Vec<(String, ComponentStatus)>,
+    ) -> CoreResult<PublicIncident> {
         let name = checked_text("name", &req.name, MAX_TITLE)?;
         let body = checked_text("body", &req.body, MAX_TEXT)?;
         if !req.status.fits(PublicKind::Incident) {
@@ -288,12 +299,18 @@ impl Core {
         let state = req
             .component_status
             .or_else(|| ComponentStatus::for_impact(req.impact));
-        let component_changes = match state {
-            Some(s) if !req.status.is_closed() => {
-                req.components.iter().map(|c| (c.clone(), s)).collect()
-            }
+        let overridden: Vec<String> = overrides.iter().map(|(c, _)| c.clone()).collect();
+        self.known_components(&overridden)?;
+        let mut component_changes: Vec<(String, ComponentStatus)> = match state {
+            Some(s) if !req.status.is_closed() => req
+                .components
+                .iter()
+                .filter(|c| !overridden.contains(c))
+                .map(|c| (c.clone(), s))
+                .collect(),
             _ => Vec::new(),
         };
+        component_changes.extend(overrides);
         let now = self.clock.now();
         let new = NewPublicIncident {
             id: Uuid::now_v7(),
@@ -423,8 +440,7 @@ impl Core {
                         components.push(c.clone());
                     }
                 }
-                let mut public = self
-                    .open_public_incident(
+                self.open_public_with(
                         actor,
                         OpenPublic {
                             incident_id: Some(incident),
@@ -435,20 +451,10 @@ impl Core {
                             components,
                             component_status: None,
                         },
+                        // Explicit states win over the impact's default.
+                        component_changes,
                     )
-                    .await?;
-                if !component_changes.is_empty() {
-                    // Explicit states win over the impact's default: a quiet update sets
-                    // them without a second notice.
-                    let affected = self
-                        .store
-                        .set_component_states(&component_changes, self.clock.now(), &|_: &[AffectedComponent]| Vec::new())
-                        .await?;
-                    if !affected.is_empty() {
-                        public = self.store.get_public_incident(public.id).await?;
-                    }
-                }
-                Ok(public)
+                    .await
             }
         }
     }
