@@ -15,9 +15,7 @@ use crate::model::{
 pub trait StatusPageStore: Send + Sync {
     /// The stored state of every component whose state was ever set, with when it last
     /// changed. Components never set are operational.
-    async fn component_states(
-        &self,
-    ) -> StoreResult<Vec<(String, ComponentStatus, DateTime<Utc>)>>;
+    async fn component_states(&self) -> StoreResult<Vec<(String, ComponentStatus, DateTime<Utc>)>>;
 
     /// Every component state change at or after `since`, oldest first, preceded for each
     /// component by the last change before `since` (the state it entered the range in).
@@ -53,12 +51,16 @@ pub trait StatusPageStore: Send + Sync {
 
     async fn get_public_incident(&self, id: Uuid) -> StoreResult<PublicIncident>;
     /// The public incident speaking for internal incident `incident`, if any.
-    async fn public_incident_for(&self, incident: IncidentId)
-    -> StoreResult<Option<PublicIncident>>;
+    async fn public_incident_for(
+        &self,
+        incident: IncidentId,
+    ) -> StoreResult<Option<PublicIncident>>;
     /// Records matching `filter`, newest first (by `scheduled_for` for maintenance, else
     /// `created_at`), with their updates.
-    async fn list_public_incidents(&self, filter: &PublicFilter)
-    -> StoreResult<Vec<PublicIncident>>;
+    async fn list_public_incidents(
+        &self,
+        filter: &PublicFilter,
+    ) -> StoreResult<Vec<PublicIncident>>;
     /// How many records match `filter` (its limit and offset ignored).
     async fn count_public_incidents(&self, filter: &PublicFilter) -> StoreResult<i64>;
     /// When anything public last changed (a component state, a record, an update): the
