@@ -17,6 +17,7 @@ use bot_core::model::{
 };
 use bot_core::notify::Notifier;
 use bot_core::ops::{CORE_QUEUE, Core, CoreSettings, NOTIFY_QUEUE, ServiceSettings};
+use bot_core::statuspage::subscribers::{ChatNotices, SubscriberNotices};
 use bot_core::{Clock, Store, SystemClock};
 
 use crate::config::{Config, duration};
@@ -292,6 +293,35 @@ impl Notifiers {
             .map(|n| n.list.iter().map(|n| n.channel().to_owned()).collect())
             .unwrap_or_default()
     }
+}
+
+/// How status page subscribers are told besides chat, from the same settings as pages:
+/// e-mail (`[smtp]`, `SMTP_PASSWORD`) and signed webhooks (`TOCSIN_WEBHOOK_SECRET`).
+fn subscriber_channels(
+    config: &Config,
+) -> anyhow::Result<Vec<Arc<dyn bot_core::statuspage::subscribers::SubscriberChannel>>> {
+    let mut list: Vec<Arc<dyn bot_core::statuspage::subscribers::SubscriberChannel>> = Vec::new();
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    if let Some(secret) = var("TOCSIN_WEBHOOK_SECRET") {
+        list.push(Arc::new(adapters::notify::StatusPageWebhook::new(
+            secret,
+            reqwest_client()?,
+        )));
+    }
+    if let Some(smtp) = &config.smtp {
+        let settings = SmtpSettings {
+            host: smtp.host.clone(),
+            port: smtp.port,
+            tls: smtp.tls,
+            username: smtp.username.clone(),
+            password: var("SMTP_PASSWORD"),
+            from: smtp.from.clone(),
+        };
+        let mailer = adapters::notify::StatusPageMailer::new(settings)
+            .map_err(|e| anyhow::anyhow!("[smtp]: {e}"))?;
+        list.push(Arc::new(mailer));
+    }
+    Ok(list)
 }
 
 /// One HTTP client for webhook pages, with a bounded wait.
@@ -579,11 +609,16 @@ pub async fn serve(config: Config, database_url: &str, listen: &str) -> anyhow::
     let addr: SocketAddr = listener.local_addr()?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let notifiers = Notifiers::from_env(&config)?;
-    let mut handlers = core_handlers(&core)?.merge(PageByNotifier::handlers(
-        core.clone(),
-        notifiers.list.clone(),
-        Some(notifiers.public_url.clone()),
-    ));
+    let mut handlers = core_handlers(&core)?
+        .merge(PageByNotifier::handlers(
+            core.clone(),
+            notifiers.list.clone(),
+            Some(notifiers.public_url.clone()),
+        ))
+        .merge(SubscriberNotices::handlers(
+            core.clone(),
+            subscriber_channels(&config)?,
+        ));
     let mut queues = vec![CORE_QUEUE.into(), NOTIFY_QUEUE.into()];
     let slack = adapters::slack::client::SlackClient::from_env(Some(
         config.incidents.announcements_channel.clone(),
@@ -594,6 +629,7 @@ pub async fn serve(config: Config, database_url: &str, listen: &str) -> anyhow::
         tokio::spawn(link_slack_people(core.clone(), slack.clone()));
         handlers = handlers
             .merge(ChatEffects::handlers(&core, slack.clone()))
+            .merge(ChatNotices::handlers(&core, slack.clone()))
             .merge(bot_core::escalation::PageByChat::handlers(
                 core.clone(),
                 slack.clone(),
@@ -622,6 +658,7 @@ pub async fn serve(config: Config, database_url: &str, listen: &str) -> anyhow::
     if let Some(discord) = &discord {
         handlers = handlers
             .merge(ChatEffects::handlers(&core, discord.clone()))
+            .merge(ChatNotices::handlers(&core, discord.clone()))
             .merge(bot_core::escalation::PageByChat::handlers(
                 core.clone(),
                 discord.clone(),
@@ -652,6 +689,7 @@ pub async fn serve(config: Config, database_url: &str, listen: &str) -> anyhow::
         Some((client, mode, app_id)) => {
             handlers = handlers
                 .merge(ChatEffects::handlers(&core, client.clone()))
+                .merge(ChatNotices::handlers(&core, client.clone()))
                 .merge(bot_core::escalation::PageByChat::handlers(
                     core.clone(),
                     client.clone(),

@@ -8,6 +8,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::AppState;
+use super::statuspage::api as statuspage;
 use super::{api, ingest, oncall};
 
 #[derive(OpenApi)]
@@ -23,9 +24,13 @@ use super::{api, ingest, oncall};
         ingest::list_heartbeats, ingest::list_integrations,
         oncall::list_schedules, oncall::shifts, oncall::create_override, oncall::list_overrides,
         oncall::service_on_call, oncall::schedule_ical, oncall::user_ical,
+        statuspage::list_components, statuspage::patch_component,
+        statuspage::list_incidents, statuspage::open_incident, statuspage::get_incident,
+        statuspage::post_update, statuspage::list_maintenances, statuspage::schedule_maintenance,
+        statuspage::list_subscribers, statuspage::add_subscriber, statuspage::remove_subscriber,
     ),
     modifiers(&BearerAuth),
-    tags((name = "incidents"), (name = "alerts"), (name = "directory"), (name = "operations"), (name = "ingest"), (name = "on-call"))
+    tags((name = "incidents"), (name = "alerts"), (name = "directory"), (name = "operations"), (name = "ingest"), (name = "on-call"), (name = "status page"))
 )]
 pub struct ApiDoc;
 

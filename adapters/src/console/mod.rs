@@ -17,6 +17,7 @@ use bot_core::escalation::PageByChat;
 use bot_core::jobs::{Handlers, PoolConfig, WorkerPool};
 use bot_core::model::IncidentFilter;
 use bot_core::ops::{CORE_QUEUE, Core, chat_queue};
+use bot_core::statuspage::subscribers::ChatNotices;
 use commands::{Audience, Input, Invocation};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 
@@ -53,6 +54,7 @@ pub async fn run(
         }
     }
     let handlers = ChatEffects::handlers(&core, console.clone())
+        .merge(ChatNotices::handlers(&core, console.clone()))
         .merge(PageByChat::handlers(core.clone(), console.clone()))
         .merge(core_handlers);
     let pool = WorkerPool::new(

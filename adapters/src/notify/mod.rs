@@ -1,6 +1,7 @@
 //! Notifiers: the core's [`Notifier`] port over one delivery channel each, a signed
 //! webhook ([`webhook`]) and e-mail through an SMTP relay ([`smtp`]). Chat direct messages
-//! go through the chat adapters instead.
+//! go through the chat adapters instead. [`statuspage`] tells status page subscribers
+//! over the same two transports.
 //!
 //! A notifier knows its transport and the [`Page`] it delivers, nothing of escalation: it
 //! sends once and sorts the outcome into [`NotifyError`], so that the job runner can tell a
@@ -12,7 +13,9 @@
 //! [`NotifyError`]: bot_core::notify::NotifyError
 
 pub mod smtp;
+pub mod statuspage;
 pub mod webhook;
 
 pub use smtp::{SmtpNotifier, SmtpSettings, SmtpTls};
+pub use statuspage::{StatusPageMailer, StatusPageWebhook};
 pub use webhook::WebhookNotifier;

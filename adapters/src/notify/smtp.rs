@@ -64,24 +64,23 @@ impl fmt::Debug for SmtpSettings {
     }
 }
 
-/// Delivers pages by e-mail to `Page::to`.
-pub struct SmtpNotifier {
+/// An SMTP relay from `[smtp]`: the sender and a pooled transport, built on first use
+/// (lettre's connection pool starts a Tokio task when it is created, and constructing a
+/// notifier from configuration should not need a running runtime). Pages and status page
+/// mail go out through one of these each.
+pub(crate) struct Relay {
     builder: AsyncSmtpTransportBuilder,
-    /// Built on first use: lettre's connection pool starts a Tokio task when it is created,
-    /// and constructing a notifier from configuration should not need a running runtime.
     transport: OnceLock<AsyncSmtpTransport<Tokio1Executor>>,
-    from: Mailbox,
-    host: String,
-    port: u16,
-    tls: SmtpTls,
-    clock: Arc<dyn Clock>,
+    pub(crate) from: Mailbox,
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) tls: SmtpTls,
 }
 
-impl SmtpNotifier {
-    /// Checks the settings and prepares the (pooled) transport. Needs no runtime and
-    /// connects only on the first delivery, so a relay that is down at start-up delays
-    /// pages, not Tocsin's start.
-    pub fn new(settings: SmtpSettings) -> Result<Self, String> {
+impl Relay {
+    /// Checks the settings and prepares the transport. Connects only on the first mail, so
+    /// a relay that is down at start-up delays mail, not Tocsin's start.
+    pub(crate) fn new(settings: SmtpSettings) -> Result<Self, String> {
         let SmtpSettings {
             host,
             port,
@@ -113,6 +112,37 @@ impl SmtpNotifier {
             host,
             port,
             tls,
+        })
+    }
+
+    pub(crate) fn transport(&self) -> &AsyncSmtpTransport<Tokio1Executor> {
+        self.transport.get_or_init(|| self.builder.clone().build())
+    }
+}
+
+impl fmt::Debug for Relay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Not the transport or its builder: they hold the credentials.
+        f.debug_struct("Relay")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .field("from", &self.from.to_string())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Delivers pages by e-mail to `Page::to`.
+pub struct SmtpNotifier {
+    relay: Relay,
+    clock: Arc<dyn Clock>,
+}
+
+impl SmtpNotifier {
+    /// Checks the settings and prepares the (pooled) transport; see [`Relay::new`].
+    pub fn new(settings: SmtpSettings) -> Result<Self, String> {
+        Ok(Self {
+            relay: Relay::new(settings)?,
             clock: Arc::new(SystemClock),
         })
     }
@@ -122,20 +152,13 @@ impl SmtpNotifier {
         self.clock = clock;
         self
     }
-
-    fn transport(&self) -> &AsyncSmtpTransport<Tokio1Executor> {
-        self.transport.get_or_init(|| self.builder.clone().build())
-    }
 }
 
 impl fmt::Debug for SmtpNotifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Not the transport or its builder: they hold the credentials.
         f.debug_struct("SmtpNotifier")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("tls", &self.tls)
-            .field("from", &self.from.to_string())
+            .field("relay", &self.relay)
             .finish_non_exhaustive()
     }
 }
@@ -151,7 +174,7 @@ impl Notifier for SmtpNotifier {
             NotifyError::Refused(format!("`{}` is not an e-mail address: {e}", page.to))
         })?;
         let message = Message::builder()
-            .from(self.from.clone())
+            .from(self.relay.from.clone())
             .to(to)
             .subject(subject(&page.alert))
             .date(SystemTime::from(self.clock.now()))
@@ -160,7 +183,7 @@ impl Notifier for SmtpNotifier {
             .body(body(page))
             .map_err(|e| NotifyError::Refused(format!("cannot build the mail: {e}")))?;
 
-        let response = self.transport().send(message).await.map_err(|e| {
+        let response = self.relay.transport().send(message).await.map_err(|e| {
             if e.is_permanent() {
                 NotifyError::Refused(format!("SMTP server refused the mail: {e}"))
             } else {

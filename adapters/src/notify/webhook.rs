@@ -279,7 +279,7 @@ fn decode_hex(hex: &str) -> Option<Vec<u8>> {
 
 /// A request that got no HTTP answer. The URL is dropped from the message because webhook
 /// URLs often carry a token in their path, and this text ends up in logs and the job table.
-fn request_error(e: reqwest::Error) -> NotifyError {
+pub(crate) fn request_error(e: reqwest::Error) -> NotifyError {
     if e.is_builder() {
         // A URL reqwest cannot even send to: retrying will not fix the configuration.
         return NotifyError::Refused(format!(
@@ -313,7 +313,7 @@ fn causes(e: &reqwest::Error) -> String {
 
 /// `Retry-After` as delay-seconds or as an HTTP date (RFC 9110 allows both); a date in the
 /// past means "now". Unreadable values are ignored and the runner's own backoff applies.
-fn retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
+pub(crate) fn retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(Duration::from_secs(seconds));
@@ -323,7 +323,7 @@ fn retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
 }
 
 /// The start of an error response's body, on one line, or `None` if it is empty.
-async fn excerpt(mut response: reqwest::Response) -> Option<String> {
+pub(crate) async fn excerpt(mut response: reqwest::Response) -> Option<String> {
     // Read only what the excerpt needs: the body of an error can be anything, any size.
     let mut bytes = Vec::new();
     while bytes.len() < 4 * EXCERPT_CHARS {

@@ -6,7 +6,8 @@ use axum::Router;
 
 use super::AppState;
 
-mod api;
+// Visible to `openapi`, which documents its routes.
+pub(super) mod api;
 mod public;
 mod subscribe;
 
