@@ -478,3 +478,129 @@ async fn a_pushpin_on_a_message_records_its_text_read_back_from_slack() {
     assert_eq!(slack.calls_to("conversations.history").len(), 1);
     assert!(rejections(&slack).is_empty(), "{:?}", rejections(&slack));
 }
+
+#[tokio::test]
+async fn update_status_page_on_an_alert_card_opens_a_modal_that_publishes_a_public_incident() {
+    let slack = slack_stub::start().await;
+    let tocsin = serve(&slack).await;
+    let fixtures = std::env::var("TOCSIN_FIXTURES")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures").to_owned());
+    let body = std::fs::read(format!(
+        "{fixtures}/alerts/alertmanager/webhook_v4_firing_2.json"
+    ))
+    .unwrap();
+    let r = tocsin
+        .http
+        .post(format!(
+            "{}/api/v1/integrations/{ALERTMANAGER_KEY}/alertmanager",
+            tocsin.base
+        ))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    // tocsin.example.toml has status page components, so the card has the button.
+    let button = support::until("an alert card with an Update status page button", || {
+        slack
+            .calls_to("chat.postMessage")
+            .into_iter()
+            .find_map(|c| {
+                let blocks: Value = match &c["blocks"] {
+                    Value::String(s) => serde_json::from_str(s).ok()?,
+                    other => other.clone(),
+                };
+                blocks
+                    .as_array()?
+                    .iter()
+                    .filter(|b| b["type"] == "actions")
+                    .flat_map(|b| b["elements"].as_array().cloned().unwrap_or_default())
+                    .find(|e| e["action_id"] == "statuspage_alert_form")
+            })
+    })
+    .await;
+    let (status, _) = tocsin
+        .interaction(json!({
+            "type": "block_actions",
+            "user": { "id": ALICE, "username": "alice", "team_id": "T0001" },
+            "api_app_id": "A0TOCSIN",
+            "token": "legacy",
+            "container": { "type": "message", "channel_id": "C0ALERTS", "is_ephemeral": false },
+            "trigger_id": "T-form",
+            "team": { "id": "T0001", "domain": "example" },
+            "channel": { "id": "C0ALERTS", "name": "alerts" },
+            "response_url": slack.response_url("form-1"),
+            "actions": [{
+                "type": "button",
+                "action_id": "statuspage_alert_form",
+                "block_id": "actions",
+                "value": button["value"],
+                "action_ts": "1700000000.000100"
+            }]
+        }))
+        .await;
+    assert_eq!(status, 200);
+    let opened = support::until("the form opened with views.open", || {
+        slack.calls_to("views.open").into_iter().next()
+    })
+    .await;
+    let view: Value = match &opened["view"] {
+        Value::String(s) => serde_json::from_str(s).unwrap(),
+        other => other.clone(),
+    };
+    let callback = view["callback_id"].as_str().unwrap().to_owned();
+    assert!(callback.starts_with("statuspage_alert:"), "{view}");
+    assert_eq!(opened["trigger_id"], "T-form");
+
+    let (status, body) = tocsin
+        .interaction(json!({
+            "type": "view_submission",
+            "user": { "id": ALICE },
+            "team": { "id": "T0001" },
+            "view": {
+                "id": "V2",
+                "type": "modal",
+                "callback_id": callback,
+                "private_metadata": "C0ALERTS",
+                "state": { "values": {
+                    "title": { "title": { "type": "plain_text_input",
+                        "value": "Checkout is slow for some customers" } },
+                    "component": { "component": { "type": "static_select",
+                        "selected_option": { "value": "checkout" } } },
+                    "state": { "state": { "type": "static_select",
+                        "selected_option": { "value": "degraded_performance" } } },
+                    "text": { "text": { "type": "plain_text_input",
+                        "value": "Some payments take longer than usual." } }
+                } }
+            }
+        }))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // The public page's JSON shows it, as any Statuspage reader would see it.
+    let summary: Value = tocsin
+        .http
+        .get(format!("{}/status/api/v2/summary.json", tocsin.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let incidents = summary["incidents"].as_array().unwrap();
+    assert_eq!(incidents.len(), 1, "{summary}");
+    assert_eq!(incidents[0]["name"], "Checkout is slow for some customers");
+    assert_eq!(incidents[0]["impact"], "minor");
+    assert_eq!(
+        incidents[0]["incident_updates"][0]["body"],
+        "Some payments take longer than usual."
+    );
+    let checkout = summary["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "Checkout")
+        .unwrap();
+    assert_eq!(checkout["status"], "degraded_performance");
+    assert!(rejections(&slack).is_empty(), "{:?}", rejections(&slack));
+}

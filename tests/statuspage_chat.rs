@@ -21,6 +21,7 @@ on_both!(
     resolving_asks_for_the_final_public_message_and_returns_components_to_operational,
     the_incident_cards_button_opens_a_form_that_publishes,
     a_maintenance_starts_and_completes_by_itself_to_the_second,
+    a_subscribed_channel_is_told_of_each_public_update,
 );
 
 /// `/incident <text>` said by alice at the console in `channel`.
@@ -100,7 +101,10 @@ async fn incident(app: &TestApp) -> Incident {
 }
 
 async fn the_statuspage_command_moves_components_and_refuses_what_it_does_not_know(app: TestApp) {
-    let shown = run(&app, say("general", "statuspage")).await.message.plain();
+    let shown = run(&app, say("general", "statuspage"))
+        .await
+        .message
+        .plain();
     assert!(shown.contains("Checkout (checkout)"), "{shown}");
     assert!(shown.contains("Operational"), "{shown}");
 
@@ -109,24 +113,35 @@ async fn the_statuspage_command_moves_components_and_refuses_what_it_does_not_kn
     let text = bad_state.message.plain();
     assert!(text.starts_with("Usage: /incident statuspage"), "{text}");
     assert!(
-        text.contains("operational, degraded_performance, partial_outage, major_outage, under_maintenance"),
+        text.contains(
+            "operational, degraded_performance, partial_outage, major_outage, under_maintenance"
+        ),
         "{text}"
     );
     let bad_component = run(&app, say("general", "statuspage payroll major")).await;
     let text = bad_component.message.plain();
-    assert!(text.contains("components: checkout, api, website"), "{text}");
+    assert!(
+        text.contains("components: checkout, api, website"),
+        "{text}"
+    );
     // Public text needs an incident to speak for.
-    let text = run(&app, say("general", "statuspage api major Everything is down"))
-        .await
-        .message
-        .plain();
+    let text = run(
+        &app,
+        say("general", "statuspage api major Everything is down"),
+    )
+    .await
+    .message
+    .plain();
     assert!(text.contains("name the incident (INC-n)"), "{text}");
     assert_eq!(states(&app).await, all(ComponentStatus::Operational));
 
     // Outside an incident: the component moves, and nothing public is opened.
     let moved = run(&app, say("general", "statuspage api degraded")).await;
     assert!(
-        moved.message.plain().contains("API is now degraded performance"),
+        moved
+            .message
+            .plain()
+            .contains("API is now degraded performance"),
         "{moved:?}"
     );
     let mut expected = all(ComponentStatus::Operational);
@@ -156,11 +171,17 @@ async fn a_public_update_opens_the_public_incident_and_later_ones_update_it(app:
     let incident = incident(&app).await;
     let reply = run(
         &app,
-        say("inc-1", "update --public Some card payments fail; we are on it."),
+        say(
+            "inc-1",
+            "update --public Some card payments fail; we are on it.",
+        ),
     )
     .await;
     assert!(
-        reply.message.plain().contains("Status page updated for INC-"),
+        reply
+            .message
+            .plain()
+            .contains("Status page updated for INC-"),
         "{reply:?}"
     );
     let public = app
@@ -173,9 +194,16 @@ async fn a_public_update_opens_the_public_incident_and_later_ones_update_it(app:
     assert_eq!(public.name, "Payments fail for some customers");
     assert_eq!(public.impact, Impact::Major, "sev2 is a major impact");
     assert_eq!(public.status, PublicStatus::Investigating);
-    assert_eq!(public.components, ["checkout", "api"], "Checkout's components");
+    assert_eq!(
+        public.components,
+        ["checkout", "api"],
+        "Checkout's components"
+    );
     assert_eq!(public.updates.len(), 1);
-    assert_eq!(public.updates[0].body, "Some card payments fail; we are on it.");
+    assert_eq!(
+        public.updates[0].body,
+        "Some card payments fail; we are on it."
+    );
     let mut expected = all(ComponentStatus::PartialOutage);
     expected[2].1 = ComponentStatus::Operational;
     assert_eq!(states(&app).await, expected);
@@ -185,14 +213,25 @@ async fn a_public_update_opens_the_public_incident_and_later_ones_update_it(app:
     assert_eq!(updates[0].visibility.as_str(), "public");
 
     // In the channel, a component command is the next public update.
-    run(&app, say("inc-1", "statuspage checkout degraded Payments recover slowly.")).await;
+    run(
+        &app,
+        say(
+            "inc-1",
+            "statuspage checkout degraded Payments recover slowly.",
+        ),
+    )
+    .await;
     let public = app.core.store.get_public_incident(public.id).await.unwrap();
     assert_eq!(public.updates.len(), 2);
     assert_eq!(public.updates[0].body, "Payments recover slowly.");
     let moved = &public.updates[0].affected_components;
     assert_eq!(moved.len(), 1);
     assert_eq!(
-        (moved[0].component.as_str(), moved[0].old_status, moved[0].new_status),
+        (
+            moved[0].component.as_str(),
+            moved[0].old_status,
+            moved[0].new_status
+        ),
         (
             "checkout",
             ComponentStatus::PartialOutage,
@@ -211,7 +250,12 @@ async fn resolving_asks_for_the_final_public_message_and_returns_components_to_o
     let asked = run(&app, say("inc-1", "resolve")).await;
     let dialog = asked.dialog.clone().expect("a form");
     assert_eq!(dialog.id, format!("resolve_public:{}", incident.id));
-    assert!(dialog.fields.iter().any(|f| f.name == "public" && f.required));
+    assert!(
+        dialog
+            .fields
+            .iter()
+            .any(|f| f.name == "public" && f.required)
+    );
     let still = app.core.store.get_incident(incident.id).await.unwrap();
     assert!(still.is_open());
 
@@ -228,7 +272,14 @@ async fn resolving_asks_for_the_final_public_message_and_returns_components_to_o
     )
     .await;
     assert!(empty.field_errors.contains_key("public"), "{empty:?}");
-    assert!(app.core.store.get_incident(incident.id).await.unwrap().is_open());
+    assert!(
+        app.core
+            .store
+            .get_incident(incident.id)
+            .await
+            .unwrap()
+            .is_open()
+    );
 
     let done = run(
         &app,
@@ -245,7 +296,9 @@ async fn resolving_asks_for_the_final_public_message_and_returns_components_to_o
     )
     .await;
     assert!(
-        done.message.plain().contains("The status page says it is resolved"),
+        done.message
+            .plain()
+            .contains("The status page says it is resolved"),
         "{done:?}"
     );
     let resolved = app.core.store.get_incident(incident.id).await.unwrap();
@@ -332,7 +385,11 @@ async fn the_incident_cards_button_opens_a_form_that_publishes(app: TestApp) {
     assert_eq!(public.updates[0].body, "The shop is unreachable.");
     assert!(public.components.contains(&"website".to_owned()));
     let website = states(&app).await[2].1;
-    assert_eq!(website, ComponentStatus::MajorOutage, "the form's state wins");
+    assert_eq!(
+        website,
+        ComponentStatus::MajorOutage,
+        "the form's state wins"
+    );
 }
 
 async fn a_maintenance_starts_and_completes_by_itself_to_the_second(app: TestApp) {
@@ -351,7 +408,10 @@ async fn a_maintenance_starts_and_completes_by_itself_to_the_second(app: TestApp
     let (starts, ends) = (now + Duration::hours(2), now + Duration::hours(3));
     let admin = Actor::User(UserId::from("alice"));
     // A window that is over, or ends before it starts, is refused.
-    for (s, e) in [(now - Duration::hours(2), now - Duration::hours(1)), (ends, starts)] {
+    for (s, e) in [
+        (now - Duration::hours(2), now - Duration::hours(1)),
+        (ends, starts),
+    ] {
         let refused = app
             .core
             .schedule_maintenance(
@@ -400,4 +460,52 @@ async fn a_maintenance_starts_and_completes_by_itself_to_the_second(app: TestApp
     assert_eq!(done.resolved_at, Some(ends));
     assert_eq!(states(&app).await, all(ComponentStatus::Operational));
     assert_eq!(done.updates.len(), 3);
+}
+
+async fn a_subscribed_channel_is_told_of_each_public_update(app: TestApp) {
+    use bot_core::model::JobState;
+
+    let viewer = Invocation {
+        user: "erin".into(),
+        ..say("status-watch", "statuspage subscribe")
+    };
+    let refused = run(&app, viewer).await.message.plain();
+    assert!(refused.contains("needs the responder role"), "{refused}");
+    let bad = run(&app, say("status-watch", "statuspage subscribe payroll")).await;
+    assert!(
+        bad.message.plain().contains("unknown component `payroll`"),
+        "{bad:?}"
+    );
+
+    let done = run(&app, say("status-watch", "statuspage subscribe")).await;
+    assert!(
+        done.message.plain().contains("now hears of every public"),
+        "{done:?}"
+    );
+    let again = run(&app, say("status-watch", "statuspage subscribe")).await;
+    assert!(
+        again.message.plain().contains("already subscribed"),
+        "{again:?}"
+    );
+
+    incident(&app).await;
+    run(&app, say("inc-1", "update --public Checkout is failing.")).await;
+    let notices = || async {
+        app.core
+            .store
+            .list_jobs(Some(JobState::Queued), 1000)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|j| j.kind == "chat.statuspage_notice")
+            .collect::<Vec<_>>()
+    };
+    let queued = notices().await;
+    assert_eq!(queued.len(), 1, "one notice for the one channel");
+    assert_eq!(queued[0].queue, "chat:console");
+
+    let gone = run(&app, say("status-watch", "statuspage unsubscribe")).await;
+    assert!(gone.message.plain().contains("no longer hears"), "{gone:?}");
+    run(&app, say("inc-1", "update --public Still failing.")).await;
+    assert_eq!(notices().await.len(), 1, "nothing more after unsubscribing");
 }

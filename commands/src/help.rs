@@ -3,17 +3,15 @@
 
 use crate::{Audience, Reply};
 use crate::{
-    alerts, assign, declare, link, list, oncall, resolve, run, severity, status, statuspage, timeline,
-    update,
+    alerts, assign, declare, link, list, oncall, resolve, run, severity, status, statuspage,
+    timeline, update,
 };
 
 /// Subcommands of the grammar that later releases implement, with what they wait for.
-pub(crate) const LATER: &[(&str, &str)] = &[
-    (
-        "postmortem",
-        "post-incident reviews come in a later release",
-    ),
-];
+pub(crate) const LATER: &[(&str, &str)] = &[(
+    "postmortem",
+    "post-incident reviews come in a later release",
+)];
 
 const COMMANDS: &[(&str, &str)] = &[
     (declare::Declare::USAGE, declare::Declare::SUMMARY),
@@ -35,7 +33,10 @@ const COMMANDS: &[(&str, &str)] = &[
     (oncall::OnCall::USAGE, oncall::OnCall::SUMMARY),
     (oncall::OnCall::TAKE_USAGE, oncall::OnCall::TAKE_SUMMARY),
     (link::Link::USAGE, link::Link::SUMMARY),
-    (statuspage::StatusPage::USAGE, statuspage::StatusPage::SUMMARY),
+    (
+        statuspage::StatusPage::USAGE,
+        statuspage::StatusPage::SUMMARY,
+    ),
     (
         statuspage::StatusPage::SUBSCRIBE_USAGE,
         statuspage::StatusPage::SUBSCRIBE_SUMMARY,

@@ -319,7 +319,9 @@ async fn dispatch(core: &Core, invocation: &Invocation) -> Outcome {
         Input::DialogSubmit { dialog, fields } => match dialog.as_str() {
             declare::DIALOG => declare::Declare::from_dialog(fields)?.run(&ctx).await,
             other => match other.split_once(':') {
-                Some((resolve::DIALOG, id)) => resolve::Resolve::from_dialog(id, fields)?.run(&ctx).await,
+                Some((resolve::DIALOG, id)) => {
+                    resolve::Resolve::from_dialog(id, fields)?.run(&ctx).await
+                }
                 Some((statuspage::DIALOG | statuspage::ALERT_DIALOG, _)) => {
                     statuspage::submitted(&ctx, other, fields).await
                 }

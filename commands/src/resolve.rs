@@ -15,8 +15,7 @@ use crate::{Audience, Ctx, Failure, Outcome, Reply, incident_ref};
 /// The form asking for the final public message: `resolve_public:<incident id>`.
 pub(crate) const DIALOG: &str = "resolve_public";
 
-const FINAL_MESSAGE: &str =
-    "This incident has been resolved. Thank you for your patience.";
+const FINAL_MESSAGE: &str = "This incident has been resolved. Thank you for your patience.";
 
 #[derive(Debug, PartialEq)]
 pub(crate) struct Resolve {
@@ -27,9 +26,9 @@ pub(crate) struct Resolve {
 }
 
 impl Resolve {
-    pub const USAGE: &'static str = "/incident resolve [INC-n] [--public <final public message> | note]";
-    pub const SUMMARY: &'static str =
-        "resolve the incident, with an optional closing note (--public: the status page's final message)";
+    pub const USAGE: &'static str =
+        "/incident resolve [INC-n] [--public <final public message> | note]";
+    pub const SUMMARY: &'static str = "resolve the incident, with an optional closing note (--public: the status page's final message)";
 
     pub fn parse(args: &str) -> Result<Self, Failure> {
         let (incident, rest) = incident_ref(args);

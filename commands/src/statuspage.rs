@@ -37,10 +37,14 @@ pub(crate) enum StatusPage {
 }
 
 impl StatusPage {
-    pub const USAGE: &'static str = "/incident statuspage [INC-n] <component> <state> [public text]";
-    pub const SUMMARY: &'static str = "set a status page component's state (in an incident: a public update)";
-    pub const SUBSCRIBE_USAGE: &'static str = "/incident statuspage subscribe|unsubscribe [component…]";
-    pub const SUBSCRIBE_SUMMARY: &'static str = "tell this channel of every public status page update";
+    pub const USAGE: &'static str =
+        "/incident statuspage [INC-n] <component> <state> [public text]";
+    pub const SUMMARY: &'static str =
+        "set a status page component's state (in an incident: a public update)";
+    pub const SUBSCRIBE_USAGE: &'static str =
+        "/incident statuspage subscribe|unsubscribe [component…]";
+    pub const SUBSCRIBE_SUMMARY: &'static str =
+        "tell this channel of every public status page update";
 
     pub fn parse(args: &str) -> Result<Self, Failure> {
         let args = args.trim();
@@ -149,7 +153,10 @@ impl StatusPage {
                 ))
             }
             StatusPage::Unsubscribe => {
-                ctx.require(Role::Responder, "unsubscribing a channel from the status page")?;
+                ctx.require(
+                    Role::Responder,
+                    "unsubscribing a channel from the status page",
+                )?;
                 let removed = ctx
                     .core
                     .unsubscribe_chat(&ctx.invocation.platform, &ctx.invocation.channel)
@@ -256,7 +263,10 @@ pub(crate) async fn public_update(
     if let Some(url) = &ctx.core.settings.status_page.url {
         line.push_str(&format!(" {url}/incidents/{}", public.id));
     }
-    Ok(Reply::card(Audience::Channel, bot_core::chat::Message::text(line)))
+    Ok(Reply::card(
+        Audience::Channel,
+        bot_core::chat::Message::text(line),
+    ))
 }
 
 async fn show(ctx: &Ctx<'_>) -> Outcome {
@@ -288,7 +298,12 @@ async fn show(ctx: &Ctx<'_>) -> Outcome {
     ))
 }
 
-fn select(name: &str, label: &str, options: Vec<(String, String)>, initial: Option<String>) -> DialogField {
+fn select(
+    name: &str,
+    label: &str,
+    options: Vec<(String, String)>,
+    initial: Option<String>,
+) -> DialogField {
     DialogField {
         name: name.into(),
         label: label.into(),
@@ -327,7 +342,12 @@ fn component_fields(ctx: &Ctx<'_>, initial: Option<String>) -> Vec<DialogField> 
         .collect();
     vec![
         select("component", "Component", components, initial),
-        select("state", "State", states, Some("degraded_performance".into())),
+        select(
+            "state",
+            "State",
+            states,
+            Some("degraded_performance".into()),
+        ),
     ]
 }
 
@@ -408,7 +428,13 @@ pub(crate) async fn submitted(
     let get = |name: &str| fields.get(name).map(|v| v.trim()).unwrap_or_default();
     let mut errors = BTreeMap::new();
     let component = get("component").to_ascii_lowercase();
-    if ctx.core.settings.status_page.component(&component).is_none() {
+    if ctx
+        .core
+        .settings
+        .status_page
+        .component(&component)
+        .is_none()
+    {
         errors.insert("component".into(), "Choose a component.".into());
     }
     let state = parse_state(get("state"));
@@ -419,7 +445,10 @@ pub(crate) async fn submitted(
     if text.is_empty() {
         errors.insert("text".into(), "Write what customers should read.".into());
     } else if text.chars().count() > MAX_TEXT {
-        errors.insert("text".into(), format!("Keep it under {MAX_TEXT} characters."));
+        errors.insert(
+            "text".into(),
+            format!("Keep it under {MAX_TEXT} characters."),
+        );
     }
     let (kind, id) = dialog.split_once(':').unwrap_or((dialog, ""));
     let title = get("title");
@@ -464,8 +493,7 @@ pub(crate) async fn submitted(
         Audience::Channel,
         bot_core::chat::Message::text(format!(
             "Status page: \"{}\" published ({}).",
-            public.name,
-            public.impact
+            public.name, public.impact
         )),
     ))
 }
@@ -500,16 +528,28 @@ mod tests {
             StatusPage::parse("subscribe checkout, api").unwrap(),
             StatusPage::Subscribe(vec!["checkout".into(), "api".into()])
         );
-        assert_eq!(StatusPage::parse("unsubscribe").unwrap(), StatusPage::Unsubscribe);
+        assert_eq!(
+            StatusPage::parse("unsubscribe").unwrap(),
+            StatusPage::Unsubscribe
+        );
     }
 
     #[test]
     fn states_take_statuspage_names_and_short_forms() {
-        assert_eq!(parse_state("degraded"), Some(ComponentStatus::DegradedPerformance));
-        assert_eq!(parse_state("partial-outage"), Some(ComponentStatus::PartialOutage));
+        assert_eq!(
+            parse_state("degraded"),
+            Some(ComponentStatus::DegradedPerformance)
+        );
+        assert_eq!(
+            parse_state("partial-outage"),
+            Some(ComponentStatus::PartialOutage)
+        );
         assert_eq!(parse_state("MAJOR"), Some(ComponentStatus::MajorOutage));
         assert_eq!(parse_state("ok"), Some(ComponentStatus::Operational));
-        assert_eq!(parse_state("maintenance"), Some(ComponentStatus::UnderMaintenance));
+        assert_eq!(
+            parse_state("maintenance"),
+            Some(ComponentStatus::UnderMaintenance)
+        );
         assert_eq!(parse_state("sideways"), None);
     }
 }

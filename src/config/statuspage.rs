@@ -47,9 +47,10 @@ impl StatusPageConfig {
     pub fn settings(&self, public_url: Option<&str>) -> StatusPageSettings {
         let defaults = StatusPageSettings::default();
         let name = self.name.clone().unwrap_or(defaults.name);
-        let url = self.url.clone().or_else(|| {
-            public_url.map(|base| format!("{}/status", base.trim_end_matches('/')))
-        });
+        let url = self
+            .url
+            .clone()
+            .or_else(|| public_url.map(|base| format!("{}/status", base.trim_end_matches('/'))));
         StatusPageSettings {
             page_id: self.page_id.clone().unwrap_or_else(|| page_id(&name)),
             name,
@@ -114,7 +115,9 @@ pub(super) fn check(page: &StatusPageConfig, services: &HashSet<&str>, c: &mut C
     if let Some(id) = &page.page_id
         && (id.is_empty()
             || id.len() > 32
-            || !id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
     {
         c.report(
             &path.key("page_id"),
@@ -135,10 +138,19 @@ pub(super) fn check(page: &StatusPageConfig, services: &HashSet<&str>, c: &mut C
     for (i, component) in page.components.iter().enumerate() {
         let at = path.key("components").at(i);
         if component.name.trim().is_empty() {
-            c.report(&at.key("name"), Part::Value, "a component needs a name".into());
+            c.report(
+                &at.key("name"),
+                Part::Value,
+                "a component needs a name".into(),
+            );
         }
         for (j, service) in component.services.iter().enumerate() {
-            c.reference(&at.key("services").at(j), "service", service.as_str(), services);
+            c.reference(
+                &at.key("services").at(j),
+                "service",
+                service.as_str(),
+                services,
+            );
         }
     }
 }

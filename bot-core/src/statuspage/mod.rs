@@ -221,7 +221,9 @@ impl Core {
                 return Err(invalid(
                     "component",
                     if valid.is_empty() {
-                        format!("unknown component `{id}`: no components are configured ([[statuspage.components]] in tocsin.toml)")
+                        format!(
+                            "unknown component `{id}`: no components are configured ([[statuspage.components]] in tocsin.toml)"
+                        )
                     } else {
                         format!("unknown component `{id}`; valid: {}", valid.join(", "))
                     },
@@ -256,7 +258,10 @@ impl Core {
             };
             notice_jobs(&subscribers, &event, &touched, now)
         };
-        let affected = self.store.set_component_states(&changes, now, &jobs).await?;
+        let affected = self
+            .store
+            .set_component_states(&changes, now, &jobs)
+            .await?;
         tracing::info!(actor = %actor, changed = affected.len(), "status page components set");
         Ok(affected)
     }
@@ -290,7 +295,10 @@ impl Core {
             ));
         }
         if req.impact == Impact::Maintenance {
-            return Err(invalid("impact", "an incident's impact is none, minor, major or critical"));
+            return Err(invalid(
+                "impact",
+                "an incident's impact is none, minor, major or critical",
+            ));
         }
         self.known_components(&req.components)?;
         if let Some(id) = req.incident_id {
@@ -441,20 +449,20 @@ impl Core {
                     }
                 }
                 self.open_public_with(
-                        actor,
-                        OpenPublic {
-                            incident_id: Some(incident),
-                            name: internal.title.clone(),
-                            impact,
-                            status,
-                            body: text.to_owned(),
-                            components,
-                            component_status: None,
-                        },
-                        // Explicit states win over the impact's default.
-                        component_changes,
-                    )
-                    .await
+                    actor,
+                    OpenPublic {
+                        incident_id: Some(incident),
+                        name: internal.title.clone(),
+                        impact,
+                        status,
+                        body: text.to_owned(),
+                        components,
+                        component_status: None,
+                    },
+                    // Explicit states win over the impact's default.
+                    component_changes,
+                )
+                .await
             }
         }
     }
@@ -521,7 +529,10 @@ impl Core {
         let (starts, ends) = (req.starts, req.ends);
         let jobs = move |p: &PublicIncident| {
             let mut jobs = update_notices(&subscribers, p, now);
-            for (to, at) in [(PublicStatus::InProgress, starts), (PublicStatus::Completed, ends)] {
+            for (to, at) in [
+                (PublicStatus::InProgress, starts),
+                (PublicStatus::Completed, ends),
+            ] {
                 jobs.push(NewJob::new(
                     CORE_QUEUE,
                     kinds::MAINTENANCE,
@@ -550,7 +561,11 @@ pub fn public_status_of(status: crate::model::IncidentStatus) -> PublicStatus {
 }
 
 /// Notices of `public`'s newest update.
-fn update_notices(subscribers: &[Subscriber], public: &PublicIncident, now: DateTime<Utc>) -> Vec<NewJob> {
+fn update_notices(
+    subscribers: &[Subscriber],
+    public: &PublicIncident,
+    now: DateTime<Utc>,
+) -> Vec<NewJob> {
     let Some(update) = public.updates.first() else {
         return Vec::new();
     };
@@ -621,7 +636,11 @@ impl crate::jobs::JobHandler for MaintenanceSteps {
             body: body.into(),
             impact: None,
             add_components: Vec::new(),
-            component_changes: record.components.iter().map(|c| (c.clone(), state)).collect(),
+            component_changes: record
+                .components
+                .iter()
+                .map(|c| (c.clone(), state))
+                .collect(),
             author: "system".into(),
             at: now,
             only_from,
