@@ -7,11 +7,12 @@
 
 mod support;
 
+#[path = "../adapters/tests/aiosmtpd/mod.rs"]
+mod aiosmtpd;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use adapters::notify::webhook::{SIGNATURE_HEADER, TIMESTAMP_HEADER, verify};
 use adapters::notify::{SmtpSettings, SmtpTls, StatusPageMailer, StatusPageWebhook};
@@ -26,7 +27,6 @@ use bot_core::statuspage::{OpenPublic, PublicChange, kinds};
 use bot_core::{Clock, Core};
 use serde_json::json;
 use support::TestApp;
-use tokio::io::AsyncBufReadExt;
 use tower::ServiceExt;
 
 const SECRET: &str = "whsec_statuspage_test";
@@ -58,45 +58,7 @@ impl SmtpServer {
             uuid::Uuid::new_v4().simple()
         ));
         std::fs::create_dir_all(&dir).expect("create the server's directory");
-        // aiosmtpd does not report a port it picked itself, so take one the OS just freed.
-        let port = closed_port();
-        let mut child = tokio::process::Command::new("python3")
-            .args(["-m", "aiosmtpd", "-n", "-l"])
-            .arg(format!("127.0.0.1:{port}"))
-            .args(["-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(dir.join("maildir"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("python3 runs");
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = child.try_wait().expect("child status") {
-                let mut stderr = String::new();
-                if let Some(mut pipe) = child.stderr.take() {
-                    let _ = tokio::io::AsyncReadExt::read_to_string(&mut pipe, &mut stderr).await;
-                }
-                panic!(
-                    "aiosmtpd exited ({status}); is it installed \
-                     (`python3 -m pip install aiosmtpd==1.4.6`)?\n{stderr}"
-                );
-            }
-            // Ready when it greets: a 220 banner proves it is this SMTP server.
-            if let Ok(stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
-                let mut banner = String::new();
-                let mut reader = tokio::io::BufReader::new(stream);
-                if reader.read_line(&mut banner).await.is_ok() && banner.starts_with("220") {
-                    break;
-                }
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "aiosmtpd did not accept connections on port {port} within 20 s"
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+        let (child, port) = aiosmtpd::start(&dir, "aiosmtpd.handlers.Mailbox", None).await;
         SmtpServer {
             _child: child,
             port,

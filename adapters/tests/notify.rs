@@ -2,10 +2,12 @@
 //! records what it got, and a real SMTP server (Python's aiosmtpd, `pip install aiosmtpd`)
 //! run as a child process that writes each mail it accepts to a maildir.
 
+#[path = "aiosmtpd/mod.rs"]
+mod aiosmtpd;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -22,7 +24,6 @@ use bot_core::model::{
 use bot_core::notify::{Delivery, Notifier, NotifyError, Page};
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use tokio::io::AsyncBufReadExt;
 
 const SECRET: &str = "whsec_tocsin_test";
 
@@ -405,47 +406,7 @@ impl SmtpServer {
         std::fs::create_dir_all(&dir).expect("create the server's directory");
         std::fs::write(dir.join("tocsin_smtp_stub.py"), HANDLER).expect("write the handler");
 
-        // aiosmtpd does not report a port it picked itself, so take one the OS just freed.
-        let port = closed_port();
-        let mut child = tokio::process::Command::new("python3")
-            .args(["-m", "aiosmtpd", "-n", "-l"])
-            .arg(format!("127.0.0.1:{port}"))
-            .args(["-c", "tocsin_smtp_stub.Handler"])
-            .arg(dir.join("maildir"))
-            .env("PYTHONPATH", &dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("python3 runs");
-
-        // Ready when it greets: a 220 banner proves it is this SMTP server on the port.
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = child.try_wait().expect("child status") {
-                let mut stderr = String::new();
-                if let Some(mut pipe) = child.stderr.take() {
-                    let _ = tokio::io::AsyncReadExt::read_to_string(&mut pipe, &mut stderr).await;
-                }
-                panic!(
-                    "aiosmtpd exited ({status}) before accepting connections; \
-                     is it installed (`python3 -m pip install aiosmtpd`)?\n{stderr}"
-                );
-            }
-            if let Ok(stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
-                let mut banner = String::new();
-                let mut reader = tokio::io::BufReader::new(stream);
-                if reader.read_line(&mut banner).await.is_ok() && banner.starts_with("220") {
-                    break;
-                }
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "aiosmtpd did not accept connections on port {port} within 20 s"
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+        let (child, port) = aiosmtpd::start(&dir, "tocsin_smtp_stub.Handler", Some(&dir)).await;
         SmtpServer { child, port, dir }
     }
 
