@@ -299,8 +299,7 @@ async fn steps(app: &TestApp, client: &Client, status: &str, shop: &str, inciden
     assert_eq!(shown[1], format!("{status}/status"));
     assert_eq!(script(client, "return document.cookie").await, "");
 
-    // Time passes, as it does between two changes in life (the page's caches are keyed
-    // on the time of the last change).
+    // Time passes, as it does between two changes in life.
     app.clock.advance(chrono::Duration::minutes(20));
     app.core
         .update_public_incident(

@@ -1249,8 +1249,8 @@ impl bot_core::store::StatusPageStore for FlakyStore {
     ) -> StoreResult<i64> {
         self.inner.count_public_incidents(filter).await
     }
-    async fn status_page_updated_at(&self) -> StoreResult<Option<DateTime<Utc>>> {
-        self.inner.status_page_updated_at().await
+    async fn status_page_version(&self) -> StoreResult<bot_core::model::StatusPageVersion> {
+        self.inner.status_page_version().await
     }
     async fn add_subscriber(
         &self,

@@ -38,7 +38,7 @@ pub use role::{Actor, Role};
 pub use statuspage::{
     AffectedComponent, Component, ComponentChange, ComponentSpec, ComponentStatus, Impact,
     NewPublicIncident, NewPublicUpdate, NewSubscriber, PublicFilter, PublicIncident, PublicKind,
-    PublicStatus, PublicUpdate, Subscriber, SubscriberKind,
+    PublicStatus, PublicUpdate, StatusPageVersion, Subscriber, SubscriberKind,
 };
 pub use timeline::{NewTimelineEntry, Subject, TimelineEntry, TimelineKind};
 

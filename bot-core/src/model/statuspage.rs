@@ -102,6 +102,16 @@ pub struct ComponentChange {
     pub at: DateTime<Utc>,
 }
 
+/// Where the public page stands: when anything public last changed, and how many public
+/// changes (component state changes and updates) have been committed. The count grows with
+/// every change whatever the clock of the replica that wrote it, so what was drawn from an
+/// older count is stale for sure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StatusPageVersion {
+    pub updated_at: Option<DateTime<Utc>>,
+    pub changes: i64,
+}
+
 /// A component an update moved from one state to another.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AffectedComponent {

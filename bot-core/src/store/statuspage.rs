@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::{JobsFor, StoreResult};
 use crate::model::{
     AffectedComponent, ComponentChange, ComponentStatus, IncidentId, NewPublicIncident,
-    NewPublicUpdate, NewSubscriber, PublicFilter, PublicIncident, Subscriber,
+    NewPublicUpdate, NewSubscriber, PublicFilter, PublicIncident, StatusPageVersion, Subscriber,
 };
 
 #[async_trait]
@@ -63,9 +63,10 @@ pub trait StatusPageStore: Send + Sync {
     ) -> StoreResult<Vec<PublicIncident>>;
     /// How many records match `filter` (its limit and offset ignored).
     async fn count_public_incidents(&self, filter: &PublicFilter) -> StoreResult<i64>;
-    /// When anything public last changed (a component state, a record, an update): the
-    /// page's `updated_at` and `Last-Modified`. None when nothing ever has.
-    async fn status_page_updated_at(&self) -> StoreResult<Option<DateTime<Utc>>>;
+    /// When anything public last changed (a component state, a record, an update) and how
+    /// many public changes were committed: the page's `updated_at` and `Last-Modified`, and
+    /// what a copy of the page may be kept under.
+    async fn status_page_version(&self) -> StoreResult<StatusPageVersion>;
 
     /// Adds a subscriber, or returns the one with the same kind and target (then
     /// `false`, no jobs written, and its component list unchanged).

@@ -295,7 +295,7 @@ macro_rules! impl_statuspage_store {
             use crate::model::{
                 AffectedComponent, ComponentChange, ComponentStatus, IncidentId,
                 NewPublicIncident, NewPublicUpdate, NewSubscriber, PublicFilter, PublicIncident,
-                PublicUpdate, Subscriber,
+                PublicUpdate, StatusPageVersion, Subscriber,
             };
             use crate::store::sql::ROWS_PER_STATEMENT;
             use crate::store::statuspage::StatusPageStore;
@@ -764,16 +764,23 @@ macro_rules! impl_statuspage_store {
                         .await?)
                 }
 
-                async fn status_page_updated_at(&self) -> StoreResult<Option<DateTime<Utc>>> {
-                    // A new update moves its record's `updated_at`, so records cover updates.
-                    Ok(sqlx::query_scalar(
-                        "SELECT MAX(latest) FROM ( \
+                async fn status_page_version(&self) -> StoreResult<StatusPageVersion> {
+                    // A new update moves its record's `updated_at`, so records cover updates;
+                    // rows are never deleted, so the counts only grow.
+                    let (updated_at, changes): (Option<DateTime<Utc>>, i64) = sqlx::query_as(
+                        "SELECT (SELECT MAX(latest) FROM ( \
                              SELECT MAX(updated_at) AS latest FROM component_states \
                              UNION ALL SELECT MAX(updated_at) FROM public_incidents \
-                         ) AS parts",
+                         ) AS parts), \
+                         (SELECT COUNT(*) FROM component_changes) \
+                             + (SELECT COUNT(*) FROM public_updates)",
                     )
                     .fetch_one(self.reader())
-                    .await?)
+                    .await?;
+                    Ok(StatusPageVersion {
+                        updated_at,
+                        changes,
+                    })
                 }
 
                 async fn add_subscriber(

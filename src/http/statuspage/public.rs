@@ -4,9 +4,10 @@
 //! internal (incident channels, authors, timelines) is ever shown: only public records,
 //! in the words written for customers.
 //!
-//! Each request first reads when anything public last changed (`updated_at`). What depends
-//! only on stored records (the JSON, the feeds, the page's 90 days of component history)
-//! is kept per store under that time and reused until it moves ([`Kept`]); what depends on
+//! Each request first reads the page's version: when anything public last changed
+//! (`updated_at`) and how many changes were committed. What depends only on stored records
+//! (the JSON, the feeds, the page's 90 days of component history) is kept per store under
+//! that version and reused until it moves ([`Kept`]); what depends on
 //! the clock too (uptime, the HTML around it) is computed on every request. Clients cache
 //! briefly (`Cache-Control`) and revalidate with `ETag` / `Last-Modified`, answered 304
 //! when nothing changed.
@@ -25,7 +26,9 @@ use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use bot_core::model::{Component, PublicFilter, PublicIncident, PublicKind, PublicStatus};
+use bot_core::model::{
+    Component, PublicFilter, PublicIncident, PublicKind, PublicStatus, StatusPageVersion,
+};
 use bot_core::ops::Core;
 use bot_core::statuspage::StatusPageSettings;
 use bot_core::store::StoreError;
@@ -132,11 +135,11 @@ const CLOSED: [PublicStatus; 3] = [
     PublicStatus::Completed,
 ];
 
-/// When anything public last changed. Read before what it dates, so that a change
-/// racing a request shows as a newer `updated_at` on the next one, never as newer data
-/// kept under an older time.
-async fn updated_at(core: &Core) -> Result<Option<DateTime<Utc>>, PublicError> {
-    Ok(core.store.status_page_updated_at().await?)
+/// Where the page stands: when anything public last changed, and how many changes were
+/// committed. Read before what it dates, so that a change racing a request shows as a newer
+/// version on the next one, never as newer data kept under an older version.
+async fn version(core: &Core) -> Result<StatusPageVersion, PublicError> {
+    Ok(core.store.status_page_version().await?)
 }
 
 /// What the page, the summary and the widget show right now.
@@ -157,10 +160,10 @@ struct Stored {
 }
 
 impl Snapshot {
-    /// Two reads (after [`updated_at`]), whatever the number of records; none while
+    /// Two reads (after [`version`]), whatever the number of records; none while
     /// nothing changed since they were last made.
-    async fn load(core: &Core, updated_at: Option<DateTime<Utc>>) -> Result<Snapshot, PublicError> {
-        let stored = Kept::get_or(core, "open records", updated_at, async || {
+    async fn load(core: &Core, version: StatusPageVersion) -> Result<Snapshot, PublicError> {
+        let stored = Kept::get_or(core, "open records", version, async || {
             let open_filter = PublicFilter {
                 kind: None,
                 statuses: OPEN.to_vec(),
@@ -182,7 +185,7 @@ impl Snapshot {
         Ok(Snapshot {
             settings: core.settings.clone(),
             now: core.clock.now(),
-            updated_at,
+            updated_at: version.updated_at,
             stored,
         })
     }
@@ -214,23 +217,15 @@ impl Snapshot {
     }
 }
 
-/// How long a kept value may be reused while `updated_at` stays the same. `updated_at` is
-/// the newest change's time, so a change stamped older than the newest (written by a
-/// replica whose clock is a little behind) does not move it: this bounds how long such a
-/// change can go unseen (as long as browsers may cache the page anyway). Every other
-/// change shows at once.
-const KEPT_FOR: Duration = MAX_AGE;
-
 /// Values that depend only on stored records, kept per store between requests while the
-/// page's `updated_at` is unchanged.
+/// page's version is unchanged. The version counts every committed public change, so a
+/// kept value is never older than what the store holds.
 struct Kept {
     /// Held weakly: its allocation outlives the store, so no other store can have its
     /// address while this entry exists (tests run many stores in one process).
     store: Weak<dyn Store>,
     key: String,
-    updated_at: Option<DateTime<Utc>>,
-    /// When it was made, by the core's clock.
-    made: DateTime<Utc>,
+    version: StatusPageVersion,
     value: Arc<dyn Any + Send + Sync>,
 }
 
@@ -243,29 +238,23 @@ impl Kept {
         std::ptr::addr_eq(self.store.as_ptr(), Arc::as_ptr(&core.store))
     }
 
-    /// The value kept for `key` on `core`'s store at `updated_at`, or a new one from
-    /// `make` (then kept).
+    /// The value kept for `key` on `core`'s store at `version`, or a new one from `make`
+    /// (then kept in place of the one before).
     async fn get_or<T, F>(
         core: &Core,
         key: &str,
-        updated_at: Option<DateTime<Utc>>,
+        version: StatusPageVersion,
         make: F,
     ) -> Result<Arc<T>, PublicError>
     where
         T: Any + Send + Sync,
         F: AsyncFnOnce() -> Result<T, PublicError>,
     {
-        let now = core.clock.now();
-        let fresh = |k: &Kept| {
-            k.store.strong_count() > 0
-                && k.made <= now
-                && (now - k.made).to_std().is_ok_and(|age| age < KEPT_FOR)
-        };
         {
             let kept = KEPT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             let found = kept
                 .iter()
-                .find(|k| k.of(core) && k.key == key && k.updated_at == updated_at && fresh(k))
+                .find(|k| k.of(core) && k.key == key && k.version == version)
                 .and_then(|k| k.value.clone().downcast::<T>().ok());
             if let Some(value) = found {
                 return Ok(value);
@@ -273,16 +262,14 @@ impl Kept {
         }
         let value = Arc::new(make().await?);
         let mut kept = KEPT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        // Other stores' entries are judged by their own clocks, when they are next read.
-        kept.retain(|k| k.store.strong_count() > 0 && !(k.of(core) && (k.key == key || !fresh(k))));
+        kept.retain(|k| k.store.strong_count() > 0 && !(k.of(core) && k.key == key));
         if kept.len() >= KEPT_MAX {
             kept.remove(0);
         }
         kept.push(Kept {
             store: Arc::downgrade(&core.store),
             key: key.to_owned(),
-            updated_at,
-            made: now,
+            version,
             value: value.clone(),
         });
         Ok(value)
@@ -412,15 +399,15 @@ impl Prepared {
 }
 
 /// A document that depends only on stored records, as `key` on `core`'s store: kept
-/// until `updated_at` moves, made by `make` when it has.
+/// until the page's version moves, made by `make` (given the version) when it has.
 async fn stored_document<F>(core: &Core, request: &HeaderMap, key: &str, make: F) -> Response
 where
-    F: AsyncFnOnce(Option<DateTime<Utc>>) -> Result<Prepared, PublicError>,
+    F: AsyncFnOnce(StatusPageVersion) -> Result<Prepared, PublicError>,
 {
     let prepared = async {
-        let updated_at = updated_at(core).await?;
-        Kept::get_or(core, key, updated_at, async || {
-            Ok(make(updated_at).await?.last_modified(updated_at))
+        let version = version(core).await?;
+        Kept::get_or(core, key, version, async || {
+            Ok(make(version).await?.last_modified(version.updated_at))
         })
         .await
     }

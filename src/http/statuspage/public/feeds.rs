@@ -154,7 +154,8 @@ fn xml(
 
 pub(super) async fn atom(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let core = &state.core;
-    stored_document(core, &headers, "history.atom", async |updated_at| {
+    stored_document(core, &headers, "history.atom", async |version| {
+        let updated_at = version.updated_at;
         let records = latest(core).await?;
         let feed = atom_feed(&core.settings.status_page, updated_at, &records);
         xml(
@@ -167,7 +168,8 @@ pub(super) async fn atom(State(state): State<AppState>, headers: HeaderMap) -> R
 
 pub(super) async fn rss(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let core = &state.core;
-    stored_document(core, &headers, "history.rss", async |updated_at| {
+    stored_document(core, &headers, "history.rss", async |version| {
+        let updated_at = version.updated_at;
         let records = latest(core).await?;
         let channel = rss_channel(&core.settings.status_page, updated_at, &records);
         xml(

@@ -20,7 +20,7 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::{CLOSED, Kept, Prepared, PublicError, Snapshot, updated_at};
+use super::{CLOSED, Kept, Prepared, PublicError, Snapshot, version};
 use crate::http::AppState;
 
 /// Past records per history page.
@@ -397,13 +397,13 @@ async fn render_page(state: &AppState) -> Result<Markup, PublicError> {
         .any(|c| c == "email");
     let core = &state.core;
     let since = page::history_start(core.clock.now(), UPTIME_DAYS);
-    let updated_at = updated_at(core).await?;
+    let version = version(core).await?;
     // The one read that grows with the page's age (every change of 90 days): kept while
     // nothing public changes.
     let history_key = format!("history since {since}");
     let (snapshot, history) = tokio::try_join!(
-        Snapshot::load(core, updated_at),
-        Kept::get_or(core, &history_key, updated_at, async || {
+        Snapshot::load(core, version),
+        Kept::get_or(core, &history_key, version, async || {
             Ok(core.store.component_history(since).await?)
         }),
     )?;

@@ -422,8 +422,8 @@ fn status_of(s: &Snapshot) -> Status {
 
 pub(super) async fn summary(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let core = &state.core;
-    stored_document(core, &headers, "v2/summary.json", async |updated_at| {
-        let s = Snapshot::load(core, updated_at).await?;
+    stored_document(core, &headers, "v2/summary.json", async |version| {
+        let s = Snapshot::load(core, version).await?;
         let w = Writer::new(s.page(), s.updated_at, s.components());
         json(&Summary {
             page: w.page(),
@@ -438,8 +438,8 @@ pub(super) async fn summary(State(state): State<AppState>, headers: HeaderMap) -
 
 pub(super) async fn status(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let core = &state.core;
-    stored_document(core, &headers, "v2/status.json", async |updated_at| {
-        let s = Snapshot::load(core, updated_at).await?;
+    stored_document(core, &headers, "v2/status.json", async |version| {
+        let s = Snapshot::load(core, version).await?;
         let w = Writer::new(s.page(), s.updated_at, s.components());
         json(&StatusDoc {
             page: w.page(),
@@ -451,9 +451,9 @@ pub(super) async fn status(State(state): State<AppState>, headers: HeaderMap) ->
 
 pub(super) async fn components(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let core = &state.core;
-    stored_document(core, &headers, "v2/components.json", async |updated_at| {
+    stored_document(core, &headers, "v2/components.json", async |version| {
         let components = core.status_components().await?;
-        let w = Writer::new(&core.settings.status_page, updated_at, &components);
+        let w = Writer::new(&core.settings.status_page, version.updated_at, &components);
         json(&ComponentsDoc {
             page: w.page(),
             components: w.components(),
@@ -473,7 +473,8 @@ async fn record_list(
     limit: i64,
 ) -> Response {
     let core = &state.core;
-    stored_document(core, &headers, key, async |updated_at| {
+    stored_document(core, &headers, key, async |version| {
+        let updated_at = version.updated_at;
         let filter = PublicFilter {
             kind: Some(kind),
             statuses: statuses.to_vec(),
