@@ -74,3 +74,12 @@ CREATE TABLE status_subscribers (
     UNIQUE (kind, target)
 );
 CREATE INDEX status_subscribers_created ON status_subscribers (created_at, id);
+
+-- How many public changes (component state changes and public updates) were committed:
+-- one row, bumped in the transaction of each change, so a reader sees it move exactly when
+-- the change becomes visible, whatever the writer's clock. The page is kept under it.
+CREATE TABLE status_page_changes (
+    id      INTEGER PRIMARY KEY CHECK (id = 1),
+    changes INTEGER NOT NULL
+);
+INSERT INTO status_page_changes (id, changes) VALUES (1, 0);

@@ -357,7 +357,22 @@ macro_rules! impl_statuspage_store {
                         });
                         history.build().execute(&mut *conn).await?;
                     }
+                    Self::count_changes(conn, affected.len()).await?;
                     Ok(affected)
+                }
+
+                /// Adds `n` to the page's count of committed changes (see
+                /// [`StatusPageVersion`]), in the caller's transaction.
+                async fn count_changes(conn: &mut $conn, n: usize) -> StoreResult<()> {
+                    if n > 0 {
+                        sqlx::query(
+                            "UPDATE status_page_changes SET changes = changes + $1 WHERE id = 1",
+                        )
+                        .bind(n as i64)
+                        .execute(&mut *conn)
+                        .await?;
+                    }
+                    Ok(())
                 }
 
                 async fn insert_public_update(
@@ -378,7 +393,7 @@ macro_rules! impl_statuspage_store {
                     .bind(&update.author)
                     .execute(&mut *conn)
                     .await?;
-                    Ok(())
+                    Self::count_changes(conn, 1).await
                 }
 
                 /// The updates of the records `ids`, newest first, by record: a statement
@@ -765,15 +780,13 @@ macro_rules! impl_statuspage_store {
                 }
 
                 async fn status_page_version(&self) -> StoreResult<StatusPageVersion> {
-                    // A new update moves its record's `updated_at`, so records cover updates;
-                    // rows are never deleted, so the counts only grow.
+                    // A new update moves its record's `updated_at`, so records cover updates.
                     let (updated_at, changes): (Option<DateTime<Utc>>, i64) = sqlx::query_as(
                         "SELECT (SELECT MAX(latest) FROM ( \
                              SELECT MAX(updated_at) AS latest FROM component_states \
                              UNION ALL SELECT MAX(updated_at) FROM public_incidents \
                          ) AS parts), \
-                         (SELECT COUNT(*) FROM component_changes) \
-                             + (SELECT COUNT(*) FROM public_updates)",
+                         (SELECT changes FROM status_page_changes WHERE id = 1)",
                     )
                     .fetch_one(self.reader())
                     .await?;
