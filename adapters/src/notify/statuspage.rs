@@ -24,7 +24,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 use bot_core::clock::{Clock, SystemClock};
@@ -34,21 +34,14 @@ use bot_core::statuspage::subscribers::{Confirmation, Notice, SubscriberChannel}
 use lettre::AsyncTransport;
 use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
 use lettre::message::{Body, Mailbox, Message, MessageBuilder};
-use reqwest::StatusCode;
-use reqwest::header::CONTENT_TYPE;
 
 use super::SmtpSettings;
 use super::smtp::Relay;
-use super::webhook::{
-    SIGNATURE_HEADER, TIMESTAMP_HEADER, excerpt, request_error, retry_after, sign,
-};
+use super::webhook::{Patience, post_signed};
 
 /// Names the kind of notice a webhook carries, so that a receiver can route it before
 /// parsing the body.
 pub const EVENT_HEADER: &str = "X-Tocsin-Event";
-
-/// A webhook receiver that has not answered by then is treated as down.
-const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Sends status page mail through the `[smtp]` relay.
 pub struct StatusPageMailer {
@@ -204,45 +197,23 @@ impl SubscriberChannel for StatusPageWebhook {
     async fn deliver(&self, subscriber: &Subscriber, notice: &Notice) -> Result<(), NotifyError> {
         let now = self.clock.now();
         let body = serde_json::to_vec(&notice.payload).expect("a JSON value serializes");
-        let timestamp = now.timestamp();
         let event = notice
             .payload
             .get("event")
             .and_then(|e| e.as_str())
             .unwrap_or("notice")
             .to_owned();
-        let response = self
-            .http
-            .post(&subscriber.target)
-            .timeout(WEBHOOK_TIMEOUT)
-            .header(CONTENT_TYPE, "application/json")
-            .header(EVENT_HEADER, event)
-            .header(TIMESTAMP_HEADER, timestamp.to_string())
-            .header(SIGNATURE_HEADER, sign(&self.secret, timestamp, &body))
-            .body(body)
-            .send()
-            .await
-            .map_err(request_error)?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(());
-        }
-        let after = retry_after(response.headers(), now);
         // A 503 that says when to come back is a receiver asking for time, as a 429 is.
-        if status == StatusCode::TOO_MANY_REQUESTS
-            || (status == StatusCode::SERVICE_UNAVAILABLE && after.is_some())
-        {
-            return Err(NotifyError::RateLimited { retry_after: after });
-        }
-        let reason = match excerpt(response).await {
-            Some(text) => format!("webhook answered {status}: {text}"),
-            None => format!("webhook answered {status}"),
-        };
-        if status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT {
-            Err(NotifyError::Unavailable(reason))
-        } else {
-            Err(NotifyError::Refused(reason))
-        }
+        post_signed(
+            &self.http,
+            &subscriber.target,
+            &self.secret,
+            now,
+            body,
+            Some((EVENT_HEADER, event)),
+            Patience::Honour503,
+        )
+        .await
     }
 }
 
@@ -365,7 +336,11 @@ mod tests {
         ] {
             match outcome(status, headers).await {
                 Err(NotifyError::RateLimited { retry_after }) => {
-                    assert_eq!(retry_after, after.map(Duration::from_secs), "{status}");
+                    assert_eq!(
+                        retry_after,
+                        after.map(std::time::Duration::from_secs),
+                        "{status}"
+                    );
                 }
                 other => panic!("{status}: {other:?}"),
             }

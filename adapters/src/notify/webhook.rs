@@ -88,40 +88,74 @@ impl Notifier for WebhookNotifier {
         let now = self.clock.now();
         let body = serde_json::to_vec(&WebhookPayload::new(page, now))
             .expect("a page has only string keys and serializable values");
-        let timestamp = now.timestamp();
-        let signature = sign(&self.secret, timestamp, &body);
+        post_signed(
+            &self.http,
+            &page.to,
+            &self.secret,
+            now,
+            body,
+            None,
+            Patience::RateLimitOnly,
+        )
+        .await?;
+        Ok(Delivery::default())
+    }
+}
 
-        let response = self
-            .http
-            .post(&page.to)
-            .timeout(TIMEOUT)
-            .header(CONTENT_TYPE, "application/json")
-            .header(TIMESTAMP_HEADER, timestamp.to_string())
-            .header(SIGNATURE_HEADER, signature)
-            .body(body)
-            .send()
-            .await
-            .map_err(request_error)?;
+/// Which answers besides 429 say "come back later" rather than "down".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Patience {
+    /// Only 429: a page goes on to the next rule rather than wait on a 503.
+    RateLimitOnly,
+    /// Also a 503 that says when to come back (`Retry-After`).
+    Honour503,
+}
 
-        let status = response.status();
-        if status.is_success() {
-            return Ok(Delivery::default());
-        }
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            return Err(NotifyError::RateLimited {
-                retry_after: retry_after(response.headers(), now),
-            });
-        }
-        let reason = match excerpt(response).await {
-            Some(text) => format!("webhook answered {status}: {text}"),
-            None => format!("webhook answered {status}"),
-        };
-        // 408 is the receiver timing out on its side: as transient as a 5xx.
-        if status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT {
-            Err(NotifyError::Unavailable(reason))
-        } else {
-            Err(NotifyError::Refused(reason))
-        }
+/// POSTs the JSON `body` to `url`, signed with `secret` at `now` (see the module
+/// documentation), with one more header if given; maps the answer to a delivery outcome:
+/// 2xx is delivered, 429 (and per `patience` a 503 with Retry-After) rate-limited, 5xx and
+/// 408 unavailable, any other refused for good.
+pub(crate) async fn post_signed(
+    http: &reqwest::Client,
+    url: &str,
+    secret: &str,
+    now: DateTime<Utc>,
+    body: Vec<u8>,
+    extra_header: Option<(&'static str, String)>,
+    patience: Patience,
+) -> Result<(), NotifyError> {
+    let timestamp = now.timestamp();
+    let mut request = http
+        .post(url)
+        .timeout(TIMEOUT)
+        .header(CONTENT_TYPE, "application/json")
+        .header(TIMESTAMP_HEADER, timestamp.to_string())
+        .header(SIGNATURE_HEADER, sign(secret, timestamp, &body));
+    if let Some((name, value)) = extra_header {
+        request = request.header(name, value);
+    }
+    let response = request.body(body).send().await.map_err(request_error)?;
+    let status = response.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    let after = retry_after(response.headers(), now);
+    if status == StatusCode::TOO_MANY_REQUESTS
+        || (patience == Patience::Honour503
+            && status == StatusCode::SERVICE_UNAVAILABLE
+            && after.is_some())
+    {
+        return Err(NotifyError::RateLimited { retry_after: after });
+    }
+    let reason = match excerpt(response).await {
+        Some(text) => format!("webhook answered {status}: {text}"),
+        None => format!("webhook answered {status}"),
+    };
+    // 408 is the receiver timing out on its side: as transient as a 5xx.
+    if status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT {
+        Err(NotifyError::Unavailable(reason))
+    } else {
+        Err(NotifyError::Refused(reason))
     }
 }
 
