@@ -214,6 +214,11 @@ pub fn core(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: &Config) -> Co
             capture_chat: config.incidents.capture_chat,
             channel_name: config.incidents.channel_name.clone(),
             status_page: config.statuspage.settings(Some(&public_url())),
+            postmortem: config.postmortem.settings(),
+            trackers: config.trackers.settings(),
+            conference_url: config.incidents.conference_url.clone(),
+            reports: crate::config::report_settings(config),
+            public_url: public_url(),
         },
     )
 }
@@ -322,6 +327,28 @@ fn subscriber_channels(
         list.push(Arc::new(mailer));
     }
     Ok(list)
+}
+
+/// Mails postmortem review invitations through `[smtp]` (with `SMTP_PASSWORD`), if set up.
+fn invite_mailer(
+    config: &Config,
+) -> anyhow::Result<Option<Arc<dyn bot_core::postmortem::meeting::MeetingInviter>>> {
+    let Some(smtp) = &config.smtp else {
+        return Ok(None);
+    };
+    let settings = SmtpSettings {
+        host: smtp.host.clone(),
+        port: smtp.port,
+        tls: smtp.tls,
+        username: smtp.username.clone(),
+        password: std::env::var("SMTP_PASSWORD")
+            .ok()
+            .filter(|v| !v.trim().is_empty()),
+        from: smtp.from.clone(),
+    };
+    let mailer = adapters::notify::InviteMailer::new(settings)
+        .map_err(|e| anyhow::anyhow!("[smtp]: {e}"))?;
+    Ok(Some(Arc::new(mailer)))
 }
 
 /// One HTTP client for webhook pages, with a bounded wait.
@@ -452,15 +479,22 @@ pub async fn sync_sources(core: &Core, config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Handlers for the `core` queue: heartbeats, escalations, reminders, declare pages, and
-/// actions (HTTP and commands here; GitHub with `GITHUB_TOKEN`, at `TOCSIN_GITHUB_API_URL`).
+/// Handlers for the `core` queue: heartbeats, escalations, reminders, declare pages,
+/// actions (HTTP and commands here; GitHub with `GITHUB_TOKEN`, at `TOCSIN_GITHUB_API_URL`),
+/// and action items' tickets (`[trackers]`, with the same GitHub token or a Jira API token).
 pub fn core_handlers(core: &Core) -> anyhow::Result<Handlers> {
     let runner: Arc<dyn bot_core::actions::ActionRunner> =
         Arc::new(adapters::actions::Runner::new().context("building the HTTP client for actions")?);
     let vcs: Option<Arc<dyn bot_core::actions::Vcs>> = adapters::github::GitHub::from_env()
         .context("setting up the GitHub client (GITHUB_TOKEN, TOCSIN_GITHUB_API_URL)")?
         .map(|g| Arc::new(g) as Arc<dyn bot_core::actions::Vcs>);
-    Ok(core_handlers_with(core, runner, vcs))
+    // Action items' tickets need the trackers' credentials, like GitHub actions.
+    let trackers = adapters::tickets::from_env(&core.settings.trackers).map_err(|e| {
+        anyhow::anyhow!("setting up issue trackers ([trackers], GITHUB_TOKEN, Jira token): {e}")
+    })?;
+    Ok(core_handlers_with(core, runner, vcs).merge(
+        bot_core::postmortem::action_items::TicketJobs::handlers(core.clone(), trackers),
+    ))
 }
 
 /// [`core_handlers`] with the action runner and GitHub client given (tests point them at
@@ -484,7 +518,8 @@ pub fn core_handlers_with(
         ))
         .merge(bot_core::statuspage::MaintenanceSteps::handlers(
             core.clone(),
-        ));
+        ))
+        .merge(bot_core::postmortem::meeting::PostmortemReminders::handlers(core.clone()));
     if core.settings.reminds() {
         handlers = handlers.merge(UpdateReminders::handlers(core));
     }
@@ -618,6 +653,10 @@ pub async fn serve(config: Config, database_url: &str, listen: &str) -> anyhow::
         .merge(SubscriberNotices::handlers(
             core.clone(),
             subscriber_channels(&config)?,
+        ))
+        .merge(bot_core::postmortem::meeting::MeetingInvites::handlers(
+            core.clone(),
+            invite_mailer(&config)?,
         ));
     let mut queues = vec![CORE_QUEUE.into(), NOTIFY_QUEUE.into()];
     let slack = adapters::slack::client::SlackClient::from_env(Some(

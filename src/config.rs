@@ -22,10 +22,14 @@ use serde::Deserialize;
 use toml::de::{DeTable, DeValue};
 
 mod actions;
+mod postmortem;
 mod statuspage;
+mod trackers;
 
 pub use actions::{ActionConfig, GroupRoleConfig, ParamConfig, RolesConfig, group_roles, specs};
+pub use postmortem::PostmortemConfig;
 pub use statuspage::{ComponentConfig, StatusPageConfig};
+pub use trackers::TrackersConfig;
 
 /// The chat platforms a user can have an identity on, as named in `[users.chat]`.
 const CHAT_PLATFORMS: [&str; 4] = ["console", "slack", "discord", "teams"];
@@ -55,6 +59,10 @@ pub struct Config {
     pub roles: RolesConfig,
     /// The public status page and its components.
     pub statuspage: StatusPageConfig,
+    /// Post-incident reviews: the template, the reminder, who is asked for an owner.
+    pub postmortem: PostmortemConfig,
+    /// Where action items are filed as tickets.
+    pub trackers: TrackersConfig,
 }
 
 /// `[paging]`.
@@ -131,6 +139,10 @@ pub struct IncidentsConfig {
     /// The incident channel's name: `{number}`, `{date}` (YYYYMMDD) and `{slug}` (the
     /// title) are filled in. Default `inc-{number}-{slug}`.
     pub channel_name: Option<String>,
+    /// A meeting link for every incident: `{number}` is filled in
+    /// (`https://meet.jit.si/tocsin-inc-{number}`). Incident cards get a "Join huddle" link
+    /// and the postmortem lists it with the participants. Absent: no link.
+    pub conference_url: Option<String>,
 }
 
 impl Default for IncidentsConfig {
@@ -141,6 +153,7 @@ impl Default for IncidentsConfig {
             announcements_channel: "incidents".to_owned(),
             capture_chat: false,
             channel_name: None,
+            conference_url: None,
         }
     }
 }
@@ -301,10 +314,24 @@ pub struct UserConfig {
     /// How the user is paged; empty: chat at once, SMS after a minute, a call after two.
     #[serde(default)]
     pub notify: Vec<NotifyConfig>,
+    /// When the user works, in their time zone, for reports' out-of-hours pages:
+    /// `Mon-Fri 09:00-17:00` (the default), spans joined by `;`, or `none`.
+    pub working_hours: Option<String>,
 }
 
 fn responder() -> Role {
     Role::Responder
+}
+
+/// Reports' settings: each user's working hours (checked at load; the default for a user
+/// without any).
+pub fn report_settings(config: &Config) -> bot_core::reports::ReportSettings {
+    let working_hours = config
+        .users
+        .iter()
+        .filter_map(|u| Some((u.id.clone(), u.working_hours.as_deref()?.parse().ok()?)))
+        .collect();
+    bot_core::reports::ReportSettings { working_hours }
 }
 
 /// `[[teams]]`.
@@ -720,6 +747,22 @@ impl Config {
         {
             c.duration(&KeyPath::of("incidents").key("update_reminder"), text);
         }
+        if let Some(template) = &self.incidents.conference_url {
+            // Checked as the link it becomes, so that a typo shows now, not on every card.
+            let url = reqwest::Url::parse(&template.replace("{number}", "42"));
+            let web =
+                url.is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some());
+            if !web {
+                c.report(
+                    &KeyPath::of("incidents").key("conference_url"),
+                    Part::Value,
+                    format!(
+                        "`{template}` must be an http:// or https:// URL ({{number}} is filled in), \
+                         such as https://meet.jit.si/tocsin-inc-{{number}}"
+                    ),
+                );
+            }
+        }
         if let Some(template) = &self.incidents.channel_name {
             let rest = template
                 .replace("{number}", "1")
@@ -775,12 +818,21 @@ impl Config {
             self.services.iter().map(|s| s.id.as_str()),
         );
         statuspage::check(&self.statuspage, &services, c);
+        postmortem::check(&self.postmortem, c);
+        trackers::check(&self.trackers, c);
 
         // One chat identity belongs to one person, or a button press could not be attributed.
         let mut identities: HashMap<(&str, &str), (&str, KeyPath)> = HashMap::new();
         for (i, user) in self.users.iter().enumerate() {
             let at = KeyPath::of("users").at(i);
             c.time_zone(&at.key("time_zone"), &user.time_zone);
+            if let Some(Err(e)) = user
+                .working_hours
+                .as_deref()
+                .map(str::parse::<bot_core::reports::WorkingHours>)
+            {
+                c.report(&at.key("working_hours"), Part::Value, e);
+            }
             if let Some(phone) = &user.phone
                 && !is_e164(phone)
             {

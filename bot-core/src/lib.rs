@@ -19,6 +19,8 @@ pub mod model;
 pub mod notify;
 pub mod oncall;
 pub mod ops;
+pub mod postmortem;
+pub mod reports;
 pub mod runs;
 pub mod schedule;
 pub mod statuspage;

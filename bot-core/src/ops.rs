@@ -90,6 +90,18 @@ pub struct CoreSettings {
     pub group_roles: Vec<GroupRole>,
     /// The public status page: its components and how it presents itself.
     pub status_page: crate::statuspage::StatusPageSettings,
+    /// Post-incident reviews: the template, the reminder, who is asked for an owner.
+    pub postmortem: crate::postmortem::PostmortemSettings,
+    /// Trackers action items may be filed in.
+    pub trackers: crate::postmortem::action_items::TrackerSettings,
+    /// A meeting link template for every incident (`https://meet.jit.si/tocsin-inc-{number}`):
+    /// a "Join huddle" link on incident cards and in the postmortem. None: no link.
+    pub conference_url: Option<String>,
+    /// What reports need beyond the store (each responder's working hours).
+    pub reports: crate::reports::ReportSettings,
+    /// Tocsin's public base URL without a trailing slash (`TOCSIN_PUBLIC_URL`), for links
+    /// in chat messages and e-mails. Empty in tests that post no links.
+    pub public_url: String,
 }
 
 /// Everyone in `group` on `platform` has at least `role`.
@@ -388,6 +400,8 @@ impl Core {
             })
             .collect();
         let settings = self.settings.clone();
+        // A serious incident resolved without a postmortem owner asks its channel for one.
+        let prompt_owner = self.wants_owner_prompt(id, &changes).await?;
         let jobs = move |incident: &Incident| {
             let payload = json!({
                 "incident_id": incident.id, "lines": lines, "actor": actor_name, "invite": invite
@@ -404,12 +418,22 @@ impl Core {
             {
                 jobs.push(reminder_job(incident.id, now, every));
             }
+            if prompt_owner {
+                jobs.extend(crate::postmortem::meeting::owner_prompt_jobs(
+                    &settings, incident, now,
+                ));
+            }
             jobs
         };
-        Ok(self
+        let incident = self
             .store
             .change_incident(id, &changes, actor, now, &jobs)
-            .await?)
+            .await?;
+        // Resolved by this change (a resolved incident cannot be resolved again).
+        if !incident.is_open() && incident.resolved_at == Some(now) {
+            crate::reports::record_incident_resolved(&incident);
+        }
+        Ok(incident)
     }
 
     pub async fn post_update(
@@ -539,7 +563,11 @@ impl Core {
     pub async fn acknowledge_alert(&self, actor: &Actor, id: AlertId) -> CoreResult<Alert> {
         let now = self.clock.now();
         let jobs = |alert: &Alert| self.alert_changed_jobs(alert.id, now);
-        Ok(self.store.acknowledge_alert(id, actor, now, &jobs).await?)
+        let alert = self.store.acknowledge_alert(id, actor, now, &jobs).await?;
+        if alert.acknowledged_at == Some(now) {
+            crate::reports::record_acknowledged(&alert);
+        }
+        Ok(alert)
     }
 
     pub async fn resolve_alert(&self, actor: &Actor, id: AlertId) -> CoreResult<Alert> {

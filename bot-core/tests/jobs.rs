@@ -1279,3 +1279,114 @@ impl bot_core::store::StatusPageStore for FlakyStore {
         self.inner.list_subscribers(confirmed_only).await
     }
 }
+
+#[async_trait]
+impl bot_core::store::PostmortemStore for FlakyStore {
+    async fn create_postmortem(
+        &self,
+        new: bot_core::model::Postmortem,
+        jobs: JobsFor<'_, bot_core::model::Postmortem>,
+    ) -> StoreResult<bot_core::model::Postmortem> {
+        self.inner.create_postmortem(new, jobs).await
+    }
+    async fn get_postmortem(&self, id: Uuid) -> StoreResult<bot_core::model::Postmortem> {
+        self.inner.get_postmortem(id).await
+    }
+    async fn postmortem_for(
+        &self,
+        incident: IncidentId,
+    ) -> StoreResult<Option<bot_core::model::Postmortem>> {
+        self.inner.postmortem_for(incident).await
+    }
+    async fn update_postmortem(
+        &self,
+        id: Uuid,
+        at: DateTime<Utc>,
+        change: bot_core::store::PostmortemChange<'_>,
+        jobs: JobsFor<'_, bot_core::model::Postmortem>,
+    ) -> StoreResult<bot_core::model::Postmortem> {
+        self.inner.update_postmortem(id, at, change, jobs).await
+    }
+}
+
+#[async_trait]
+impl bot_core::store::ActionItemStore for FlakyStore {
+    async fn add_action_item(
+        &self,
+        new: bot_core::model::NewActionItem,
+        jobs: JobsFor<'_, bot_core::model::ActionItem>,
+    ) -> StoreResult<bot_core::model::ActionItem> {
+        self.inner.add_action_item(new, jobs).await
+    }
+    async fn get_action_item(&self, id: Uuid) -> StoreResult<bot_core::model::ActionItem> {
+        self.inner.get_action_item(id).await
+    }
+    async fn action_items(
+        &self,
+        incident: IncidentId,
+    ) -> StoreResult<Vec<bot_core::model::ActionItem>> {
+        self.inner.action_items(incident).await
+    }
+    async fn record_ticket(
+        &self,
+        id: Uuid,
+        update: &bot_core::model::TicketUpdate,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bot_core::model::ActionItem> {
+        self.inner.record_ticket(id, update, at).await
+    }
+    async fn action_item_by_ticket(
+        &self,
+        tracker: bot_core::model::Tracker,
+        key: &str,
+    ) -> StoreResult<Option<bot_core::model::ActionItem>> {
+        self.inner.action_item_by_ticket(tracker, key).await
+    }
+    async fn set_action_item_state(
+        &self,
+        id: Uuid,
+        state: bot_core::model::ActionItemState,
+        at: DateTime<Utc>,
+        timeline: Option<NewTimelineEntry>,
+    ) -> StoreResult<bot_core::model::ActionItem> {
+        self.inner
+            .set_action_item_state(id, state, at, timeline)
+            .await
+    }
+}
+
+// Reports only read: nothing to make flaky.
+#[async_trait]
+impl bot_core::store::ReportStore for FlakyStore {
+    async fn report_alert_groups(
+        &self,
+        scope: &bot_core::store::ReportScope,
+    ) -> StoreResult<Vec<bot_core::store::AlertGroup>> {
+        self.inner.report_alert_groups(scope).await
+    }
+    async fn report_alert_times(
+        &self,
+        scope: &bot_core::store::ReportScope,
+    ) -> StoreResult<Vec<bot_core::store::AlertTimes>> {
+        self.inner.report_alert_times(scope).await
+    }
+    async fn report_noisiest_alerts(
+        &self,
+        scope: &bot_core::store::ReportScope,
+        limit: i64,
+    ) -> StoreResult<Vec<bot_core::store::NoisyAlert>> {
+        self.inner.report_noisiest_alerts(scope, limit).await
+    }
+    async fn report_pages(
+        &self,
+        scope: &bot_core::store::ReportScope,
+    ) -> StoreResult<Vec<bot_core::store::PageFact>> {
+        self.inner.report_pages(scope).await
+    }
+    async fn report_incidents(
+        &self,
+        scope: &bot_core::store::ReportScope,
+    ) -> StoreResult<Vec<bot_core::store::IncidentFacts>> {
+        self.inner.report_incidents(scope).await
+    }
+}

@@ -2,14 +2,18 @@
 //! ids, tracing spans, a body limit and timeouts on every route.
 
 mod ack;
+mod action_items;
 mod api;
 mod discord;
 mod error;
 mod extract;
+mod github;
 mod ingest;
 mod oncall;
 mod openapi;
 mod ops;
+mod postmortem;
+mod reports;
 mod slack;
 mod statuspage;
 mod teams;
@@ -122,6 +126,20 @@ pub fn metrics_recorder() -> PrometheusHandle {
                     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
                 ])
                 .expect("the bucket list is not empty")
+                .set_buckets_for_metric(
+                    metrics_exporter_prometheus::Matcher::Full(
+                        bot_core::reports::TIME_TO_ACK.to_owned(),
+                    ),
+                    bot_core::reports::DURATION_BUCKETS,
+                )
+                .expect("the bucket list is not empty")
+                .set_buckets_for_metric(
+                    metrics_exporter_prometheus::Matcher::Full(
+                        bot_core::reports::TIME_TO_RESOLVE.to_owned(),
+                    ),
+                    bot_core::reports::DURATION_BUCKETS,
+                )
+                .expect("the bucket list is not empty")
                 .build_recorder();
             let handle = recorder.handle();
             // Fails only if another recorder was installed first; then ours just stays empty.
@@ -143,6 +161,10 @@ pub fn router(state: AppState) -> Router {
         .merge(discord::routes())
         .merge(teams::routes())
         .merge(statuspage::routes())
+        .merge(postmortem::routes())
+        .merge(github::routes())
+        .merge(action_items::routes())
+        .merge(reports::routes())
         .merge(ops::routes())
         .merge(openapi::routes())
         .fallback(|| async { ApiError::not_found("no such route") })

@@ -9,7 +9,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::AppState;
 use super::statuspage::api as statuspage;
-use super::{api, ingest, oncall};
+use super::{action_items, api, github, ingest, oncall, postmortem, reports};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -46,9 +46,17 @@ impl Modify for BearerAuth {
     }
 }
 
+/// The whole document: this one's paths and those each part of the API declares with its
+/// handlers.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.merge(postmortem::Doc::openapi());
+    doc.merge(github::Doc::openapi());
+    doc.merge(action_items::Doc::openapi());
+    doc.merge(reports::Doc::openapi());
+    doc
+}
+
 pub fn routes() -> Router<AppState> {
-    Router::new().route(
-        "/api/v1/openapi.json",
-        get(|| async { Json(ApiDoc::openapi()) }),
-    )
+    Router::new().route("/api/v1/openapi.json", get(|| async { Json(document()) }))
 }

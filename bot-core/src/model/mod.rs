@@ -9,6 +9,7 @@ mod incident;
 mod ingest;
 mod job;
 mod policy;
+mod postmortem;
 mod role;
 mod statuspage;
 mod timeline;
@@ -33,6 +34,10 @@ pub use ingest::{
 pub use job::{Job, JobState, NewJob};
 pub use policy::{
     EscalationLevel, EscalationPolicy, EscalationState, NotifyRule, Target, rules_for_attempt,
+};
+pub use postmortem::{
+    ActionItem, ActionItemState, NewActionItem, Postmortem, PostmortemMeeting, PostmortemSection,
+    PostmortemStatus, PostmortemTimelineItem, TicketStatus, TicketUpdate, Tracker,
 };
 pub use role::{Actor, Role};
 pub use statuspage::{

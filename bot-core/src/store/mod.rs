@@ -20,13 +20,22 @@ use crate::model::{
     TriggerOutcome, User, UserId,
 };
 
+mod action_items_sql;
 mod postgres;
+mod postmortem;
+mod postmortem_sql;
+mod reports;
+mod reports_sql;
 mod rows;
 mod sql;
 mod sqlite;
 mod statuspage;
 mod statuspage_sql;
 
+pub use postmortem::{ActionItemStore, PostmortemChange, PostmortemStore};
+pub use reports::{
+    AlertGroup, AlertTimes, IncidentFacts, NoisyAlert, PageFact, ReportScope, ReportStore,
+};
 pub use statuspage::StatusPageStore;
 
 pub use postgres::PostgresStore;
@@ -173,9 +182,12 @@ pub struct PostedMessage {
     pub message_id: String,
 }
 
-/// Everything Tocsin keeps; the status page's part is [`StatusPageStore`].
+/// Everything Tocsin keeps; the status page's part is [`StatusPageStore`], post-incident
+/// reviews' [`PostmortemStore`] and [`ActionItemStore`], and reports' [`ReportStore`].
 #[async_trait]
-pub trait Store: StatusPageStore + Send + Sync {
+pub trait Store:
+    StatusPageStore + PostmortemStore + ActionItemStore + ReportStore + Send + Sync
+{
     /// Which backend, for logs and `/readyz`: `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 

@@ -172,6 +172,9 @@ impl super::sql::Dialect for PostgresStore {
 
 impl_store!(PostgresStore, PgConnection, Postgres);
 super::statuspage_sql::impl_statuspage_store!(PostgresStore, PgConnection, Postgres);
+super::postmortem_sql::impl_postmortem_store!(PostgresStore, PgConnection, Postgres);
+super::action_items_sql::impl_action_item_store!(PostgresStore, PgConnection, Postgres);
+super::reports_sql::impl_report_store!(PostgresStore, PgConnection, Postgres);
 
 /// The connection that holds a leader's advisory lock.
 struct PgLease {

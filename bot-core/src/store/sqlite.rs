@@ -107,3 +107,6 @@ impl super::sql::Dialect for SqliteStore {
 
 impl_store!(SqliteStore, SqliteConnection, Sqlite);
 super::statuspage_sql::impl_statuspage_store!(SqliteStore, SqliteConnection, Sqlite);
+super::postmortem_sql::impl_postmortem_store!(SqliteStore, SqliteConnection, Sqlite);
+super::action_items_sql::impl_action_item_store!(SqliteStore, SqliteConnection, Sqlite);
+super::reports_sql::impl_report_store!(SqliteStore, SqliteConnection, Sqlite);
