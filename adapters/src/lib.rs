@@ -11,5 +11,6 @@ pub mod github;
 pub mod notify;
 pub mod slack;
 pub mod teams;
+pub mod tickets;
 pub mod twilio;
 mod websocket;
