@@ -1,6 +1,8 @@
 //! Job handlers for the side effects of incident changes: incident channels, cards kept up
-//! to date in place, status updates and reminders in chat. Each is idempotent: it records
-//! what it posted and, when run again after a crash, skips what is already there.
+//! to date in place, status updates and reminders in chat, and the postmortem's posts (its
+//! link and the owner's DM, the owner prompt, its reminder, its review meeting). Each is
+//! idempotent: it records what it posted and, when run again after a crash, skips what is
+//! already there.
 
 use std::sync::Arc;
 
@@ -14,9 +16,10 @@ use crate::clock::Clock;
 use crate::jobs::{Handlers, JobError, JobHandler};
 use crate::model::{
     Alert, AlertId, AlertStatus, Incident, IncidentId, IncidentStatus, Job, NewJob,
-    NewTimelineEntry, Subject, TimelineKind,
+    NewTimelineEntry, Postmortem, PostmortemStatus, Subject, TimelineKind,
 };
 use crate::ops::{CORE_QUEUE, chat_queue, kinds};
+use crate::postmortem::kinds as pm_kinds;
 use crate::store::{PostedMessage, Store, StoreError};
 
 /// The incident card: what it is, how bad, who leads it, and what you can do.
@@ -205,6 +208,89 @@ pub fn alert_card(alert: &Alert, pages: &[crate::model::TimelineEntry]) -> Messa
     }
 }
 
+/// Adds the incident's meeting link (`conference_url` with its number filled in) to its
+/// card, as a line every platform turns into a link.
+pub fn add_huddle_link(card: &mut Message, url: &str) {
+    card.text.push(format!("Join huddle: {url}"));
+}
+
+/// The button that makes whoever presses it the owner of an incident's postmortem (value:
+/// the incident id), creating the draft if there is none.
+pub const POSTMORTEM_OWNER_BUTTON: &str = "postmortem_owner";
+
+fn owner_button(incident: IncidentId) -> Button {
+    Button {
+        action: POSTMORTEM_OWNER_BUTTON.into(),
+        value: incident.to_string(),
+        label: "I'll own it".into(),
+        style: ButtonStyle::Primary,
+    }
+}
+
+/// How a postmortem's owner reads in chat.
+fn owner_label(postmortem: &Postmortem) -> String {
+    postmortem
+        .owner
+        .as_ref()
+        .map_or_else(|| "nobody yet".to_owned(), |o| o.to_string())
+}
+
+/// The postmortem of `incident` as chat shows it when it is created: its state, owner and
+/// link, and the owner button while it has none.
+pub fn postmortem_card(postmortem: &Postmortem, incident: &Incident, url: &str) -> Message {
+    let mut fields = vec![
+        Field {
+            label: "State".into(),
+            value: postmortem.status.to_string(),
+        },
+        Field {
+            label: "Owner".into(),
+            value: owner_label(postmortem),
+        },
+    ];
+    if let Some(meeting) = &postmortem.meeting {
+        fields.push(Field {
+            label: "Review meeting".into(),
+            value: meeting_window(meeting),
+        });
+    }
+    Message {
+        title: Some(format!(
+            "Postmortem of {} {}",
+            incident.reference(),
+            incident.title
+        )),
+        tone: Some(Tone::Info),
+        fields,
+        text: vec![format!("Postmortem: {url}")],
+        buttons: if postmortem.owner.is_none() {
+            vec![owner_button(incident.id)]
+        } else {
+            Vec::new()
+        },
+        context: Some(format!(
+            "Created by {} at {}",
+            postmortem.created_by,
+            postmortem.created_at.format("%Y-%m-%d %H:%M UTC")
+        )),
+    }
+}
+
+/// `2026-11-30 15:00–16:00 UTC` (the end's date too when it is another day).
+pub fn meeting_window(meeting: &crate::model::PostmortemMeeting) -> String {
+    let end = meeting.starts_at + chrono::Duration::minutes(meeting.duration_minutes);
+    let end_format = if end.date_naive() == meeting.starts_at.date_naive() {
+        "%H:%M"
+    } else {
+        "%Y-%m-%d %H:%M"
+    };
+    format!(
+        "{}–{} UTC",
+        meeting.starts_at.format("%Y-%m-%d %H:%M"),
+        end.format(end_format)
+    )
+}
+
 /// Adds the "Update status page" button to an open incident's or alert's card: `action`
 /// is `statuspage_form` (value: the incident id) or `statuspage_alert_form` (the alert id).
 pub fn add_status_page_button(card: &mut Message, action: &str, value: String) {
@@ -308,6 +394,24 @@ struct UpdatePayload {
     update_id: uuid::Uuid,
 }
 
+#[derive(Deserialize)]
+struct PostmortemPayload {
+    postmortem_id: uuid::Uuid,
+    /// For a meeting: the schedule this job announces; a newer one supersedes it.
+    #[serde(default)]
+    sequence: Option<i32>,
+    /// For a reminder: the reminder job, so that each reminder is posted once.
+    #[serde(default)]
+    reminder: Option<crate::model::JobId>,
+    #[serde(default)]
+    days: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct OwnerPromptPayload {
+    incident_id: IncidentId,
+}
+
 fn payload<T: for<'de> Deserialize<'de>>(job: &Job) -> Result<T, JobError> {
     serde_json::from_value(job.payload.clone())
         .map_err(|e| JobError::permanent(format!("bad {} payload: {e}", job.kind)))
@@ -316,6 +420,8 @@ fn payload<T: for<'de> Deserialize<'de>>(job: &Job) -> Result<T, JobError> {
 /// Chat effects on one platform.
 pub struct ChatEffects {
     store: Arc<dyn Store>,
+    /// For what needs more than the store: postmortem links, the huddle link.
+    core: crate::ops::Core,
     platform: Arc<dyn ChatPlatform>,
     channel_template: String,
     /// Whether the status page has components: then open cards get its button.
@@ -326,6 +432,7 @@ impl ChatEffects {
     pub fn handlers(core: &crate::ops::Core, platform: Arc<dyn ChatPlatform>) -> Handlers {
         let me: Arc<dyn JobHandler> = Arc::new(Self {
             store: core.store.clone(),
+            core: core.clone(),
             platform,
             channel_template: core.settings.channel_name().to_owned(),
             status_page: !core.settings.status_page.components.is_empty(),
@@ -338,11 +445,20 @@ impl ChatEffects {
             .on(kinds::ALERT_OPENED, me.clone())
             .on(kinds::ACTION_RESULT, me.clone())
             .on(kinds::RESPONDER_PAGE, me.clone())
+            .on(pm_kinds::CREATED, me.clone())
+            .on(pm_kinds::OWNER_PROMPT, me.clone())
+            .on(pm_kinds::REMINDER_POST, me.clone())
+            .on(pm_kinds::MEETING_POSTED, me.clone())
             .on(kinds::ALERT_CHANGED, me)
     }
 
+    /// The incident card with what this installation adds: the huddle link, and the status
+    /// page button while the incident is open.
     fn incident_card(&self, incident: &Incident) -> Message {
         let mut card = incident_card(incident);
+        if let Some(url) = self.core.huddle_url(incident) {
+            add_huddle_link(&mut card, &url);
+        }
         if self.status_page && incident.is_open() {
             add_status_page_button(&mut card, "statuspage_form", incident.id.to_string());
         }
@@ -569,26 +685,211 @@ impl ChatEffects {
         let incident = self.store.get_incident(p.incident_id).await?;
         let mut card = incident_card(&incident);
         card.text.insert(0, p.text);
+        if let Some(url) = self.core.huddle_url(&incident) {
+            add_huddle_link(&mut card, &url);
+        }
         // Keyed by incident and person, so a rerun after a crash does not send it twice.
         let key = format!("responder-page:{}:{}", incident.id, p.user);
-        if self
-            .store
-            .posted_message(&key, self.name())
-            .await?
-            .is_none()
-        {
-            let message_id = self.platform.send_dm(&to, &card).await?;
-            self.store
-                .save_posted_message(
-                    &key,
-                    self.name(),
-                    &PostedMessage {
-                        channel_id: to,
-                        message_id,
-                    },
-                )
-                .await?;
+        self.dm_once(&key, to, &card).await
+    }
+
+    /// Sends `message` to `to` directly once under `key`; a rerun finds it recorded.
+    async fn dm_once(&self, key: &str, to: String, message: &Message) -> Result<(), JobError> {
+        if self.store.posted_message(key, self.name()).await?.is_some() {
+            return Ok(());
         }
+        let message_id = self.platform.send_dm(&to, message).await?;
+        self.store
+            .save_posted_message(
+                key,
+                self.name(),
+                &PostedMessage {
+                    channel_id: to,
+                    message_id,
+                },
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// The postmortem's read-only page, absolute (signed, for people without a token).
+    async fn postmortem_url(&self, postmortem: &Postmortem) -> Result<String, JobError> {
+        let path = self.core.postmortem_link(postmortem).await?;
+        Ok(format!("{}{path}", self.core.settings.public_url))
+    }
+
+    /// A new postmortem: its link in the incident channel, and a direct message to its
+    /// owner (on this platform, if they are on it).
+    async fn postmortem_created(&self, p: PostmortemPayload) -> Result<(), JobError> {
+        let postmortem = self.store.get_postmortem(p.postmortem_id).await?;
+        let incident = self.store.get_incident(postmortem.incident_id).await?;
+        let url = self.postmortem_url(&postmortem).await?;
+        let channel = self.ensure_channel(&incident).await?;
+        let card = postmortem_card(&postmortem, &incident, &url);
+        self.post_once(
+            &format!("postmortem:{}:created", postmortem.id),
+            &channel,
+            &card,
+        )
+        .await?;
+        let Some(owner) = &postmortem.owner else {
+            return Ok(());
+        };
+        let Some(to) = self.chat_ids(std::slice::from_ref(owner)).await?.pop() else {
+            return Ok(());
+        };
+        let dm = Message {
+            title: Some(format!(
+                "You own the postmortem of {} {}",
+                incident.reference(),
+                incident.title
+            )),
+            tone: Some(Tone::Info),
+            text: vec![
+                "Write up what happened, blamelessly, and schedule the review with                  `/incident postmortem schedule <date> <time>` in the incident's channel."
+                    .into(),
+                format!("Postmortem: {url}"),
+            ],
+            ..Default::default()
+        };
+        self.dm_once(
+            &format!("postmortem:{}:owner:{owner}", postmortem.id),
+            to,
+            &dm,
+        )
+        .await
+    }
+
+    /// A serious incident was resolved without a postmortem owner: ask its channel, with a
+    /// button. Nothing when someone took it in the meantime.
+    async fn owner_prompt(&self, p: OwnerPromptPayload) -> Result<(), JobError> {
+        let incident = self.store.get_incident(p.incident_id).await?;
+        let postmortem = self.store.postmortem_for(incident.id).await?;
+        if postmortem.as_ref().is_some_and(|p| p.owner.is_some()) {
+            return Ok(());
+        }
+        let channel = self.ensure_channel(&incident).await?;
+        let message = Message {
+            title: Some(format!(
+                "{} is resolved: who owns the postmortem?",
+                incident.reference()
+            )),
+            tone: Some(Tone::Info),
+            text: vec![format!(
+                "A {} incident gets a blameless postmortem. Its owner writes it up and runs                  the review meeting.",
+                incident.severity
+            )],
+            buttons: vec![owner_button(incident.id)],
+            ..Default::default()
+        };
+        self.post_once(
+            &format!("postmortem-owner-prompt:{}", incident.id),
+            &channel,
+            &message,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The postmortem is still unpublished when its reminder came due.
+    async fn postmortem_reminder(&self, p: PostmortemPayload) -> Result<(), JobError> {
+        let postmortem = self.store.get_postmortem(p.postmortem_id).await?;
+        if postmortem.status == PostmortemStatus::Published {
+            return Ok(());
+        }
+        let incident = self.store.get_incident(postmortem.incident_id).await?;
+        let url = self.postmortem_url(&postmortem).await?;
+        let channel = self.ensure_channel(&incident).await?;
+        let days = p.days.unwrap_or_default();
+        let mut message = Message {
+            title: Some(format!(
+                "The postmortem of {} is not published yet",
+                incident.reference()
+            )),
+            tone: Some(Tone::Minor),
+            fields: vec![
+                Field {
+                    label: "State".into(),
+                    value: postmortem.status.to_string(),
+                },
+                Field {
+                    label: "Owner".into(),
+                    value: owner_label(&postmortem),
+                },
+            ],
+            text: vec![
+                format!(
+                    "Created {days} day{} ago. Finish it, review it and publish it.",
+                    if days == 1 { "" } else { "s" }
+                ),
+                format!("Postmortem: {url}"),
+            ],
+            ..Default::default()
+        };
+        if postmortem.owner.is_none() {
+            message.buttons.push(owner_button(incident.id));
+        }
+        let key = match p.reminder {
+            Some(job) => format!("postmortem:{}:reminder:{job}", postmortem.id),
+            None => format!("postmortem:{}:reminder", postmortem.id),
+        };
+        self.post_once(&key, &channel, &message).await?;
+        Ok(())
+    }
+
+    /// The review meeting, as scheduled (or moved) by the job's schedule.
+    async fn meeting_posted(&self, p: PostmortemPayload) -> Result<(), JobError> {
+        let postmortem = self.store.get_postmortem(p.postmortem_id).await?;
+        let Some(meeting) = &postmortem.meeting else {
+            return Err(JobError::permanent(format!(
+                "postmortem {} has no meeting to post",
+                postmortem.id
+            )));
+        };
+        let sequence = p.sequence.unwrap_or(meeting.sequence);
+        if meeting.sequence != sequence {
+            // Moved again since: the newer schedule's job posts it.
+            return Ok(());
+        }
+        let incident = self.store.get_incident(postmortem.incident_id).await?;
+        let url = self.postmortem_url(&postmortem).await?;
+        let channel = self.ensure_channel(&incident).await?;
+        let verb = if sequence == 0 { "scheduled" } else { "moved" };
+        let mut text = vec![format!("Postmortem: {url}")];
+        if let Some(huddle) = self.core.huddle_url(&incident) {
+            text.push(format!("Join huddle: {huddle}"));
+        }
+        text.push(if self.core.can_mail_invitations() {
+            "Calendar invitations go out by e-mail.".to_owned()
+        } else {
+            "No e-mail is set up, so no calendar invitations were sent.".to_owned()
+        });
+        let message = Message {
+            title: Some(format!(
+                "Postmortem review of {} {verb}",
+                incident.reference()
+            )),
+            tone: Some(Tone::Info),
+            fields: vec![
+                Field {
+                    label: "When".into(),
+                    value: meeting_window(meeting),
+                },
+                Field {
+                    label: "Invited".into(),
+                    value: meeting.attendees.join(", "),
+                },
+            ],
+            text,
+            context: Some(format!("Scheduled by {}", meeting.scheduled_by)),
+            ..Default::default()
+        };
+        self.post_once(
+            &format!("postmortem:{}:meeting:{sequence}", postmortem.id),
+            &channel,
+            &message,
+        )
+        .await?;
         Ok(())
     }
 
@@ -623,6 +924,10 @@ impl JobHandler for ChatEffects {
             kinds::ACTION_RESULT => self.action_result(payload(job)?).await,
             kinds::RESPONDER_PAGE => self.responder_page(payload(job)?).await,
             kinds::ALERT_CHANGED => self.alert_changed(payload(job)?).await,
+            pm_kinds::CREATED => self.postmortem_created(payload(job)?).await,
+            pm_kinds::OWNER_PROMPT => self.owner_prompt(payload(job)?).await,
+            pm_kinds::REMINDER_POST => self.postmortem_reminder(payload(job)?).await,
+            pm_kinds::MEETING_POSTED => self.meeting_posted(payload(job)?).await,
             other => Err(JobError::permanent(format!(
                 "chat effects cannot run `{other}`"
             ))),
@@ -731,6 +1036,25 @@ impl JobHandler for UpdateReminders {
 mod tests {
     use super::*;
     use crate::model::Severity;
+
+    #[test]
+    fn a_meeting_window_names_the_end_day_only_when_it_differs() {
+        let meeting = |starts: &str, minutes| crate::model::PostmortemMeeting {
+            starts_at: DateTime::parse_from_rfc3339(starts).unwrap().to_utc(),
+            duration_minutes: minutes,
+            attendees: vec![],
+            sequence: 0,
+            scheduled_by: "user:alice".into(),
+        };
+        assert_eq!(
+            meeting_window(&meeting("2026-11-30T15:00:00Z", 60)),
+            "2026-11-30 15:00–16:00 UTC"
+        );
+        assert_eq!(
+            meeting_window(&meeting("2026-11-30T23:30:00Z", 90)),
+            "2026-11-30 23:30–2026-12-01 01:00 UTC"
+        );
+    }
 
     #[test]
     fn channel_names_are_slugs_that_fit_every_platform() {

@@ -157,6 +157,46 @@ const ACCEPTED: &[(&str, &str, &[&str])] = &[
         "revert INC-5 acme/checkout 6dcb09b5b5",
         &["incident: Some(5)", "target: \"6dcb09b5b5\""],
     ),
+    (
+        "incident",
+        "postmortem",
+        &["Postmortem(", "CreateOrShow { owner: None }"],
+    ),
+    (
+        "incident",
+        "postmortem INC-3 --owner @bob",
+        &["incident: Some(3)", "owner: Some(\"@bob\")"],
+    ),
+    (
+        "incident",
+        "postmortem schedule 2026-11-30 15:00 30m",
+        &["Schedule", "2026-11-30T15:00:00", "duration_minutes: 30"],
+    ),
+    (
+        "incident",
+        "action add INC-2 Add a circuit breaker --repo acme/api --assignee @bob",
+        &[
+            "Action(Add",
+            "incident: Some(2)",
+            "title: \"Add a circuit breaker\"",
+            "repo: Some(\"acme/api\")",
+            "assignee: Some(\"@bob\")",
+        ],
+    ),
+    (
+        "incident",
+        "action add --tracker jira --project OPS Write the runbook",
+        &[
+            "tracker: Some(Jira)",
+            "project: Some(\"OPS\")",
+            "title: \"Write the runbook\"",
+        ],
+    ),
+    (
+        "incident",
+        "action list INC-2",
+        &["Action(List", "incident: Some(2)"],
+    ),
     ("oncall", "", &["Show", "service: None"]),
     ("oncall", "checkout", &["Show", "Some(\"checkout\")"]),
     ("oncall", "take for 2h", &["Take", "to: None", "For("]),
@@ -240,9 +280,31 @@ const REFUSED: &[(&str, &str, &str)] = &[
     ),
     (
         "incident",
-        "postmortem",
-        "refused: `postmortem` is not available yet",
+        "postmortem --owner",
+        "usage: /incident postmortem",
     ),
+    (
+        "incident",
+        "postmortem schedule 2026-13-01 10:00",
+        "is not a date (YYYY-MM-DD",
+    ),
+    (
+        "incident",
+        "postmortem schedule 2026-11-30 10:00 forever",
+        "is not a duration",
+    ),
+    ("incident", "action add", "Give the action item a title"),
+    (
+        "incident",
+        "action add Fix --repo",
+        "--repo needs a repository",
+    ),
+    (
+        "incident",
+        "action add --tracker gitlab Fix it",
+        "`gitlab` is not a tracker",
+    ),
+    ("incident", "action close 3", "usage: /incident action add"),
     (
         "incident",
         "frobnicate",

@@ -3,15 +3,12 @@
 
 use crate::{Audience, Reply};
 use crate::{
-    alerts, assign, declare, link, list, oncall, resolve, run, severity, status, statuspage,
-    timeline, update,
+    action, alerts, assign, declare, link, list, oncall, postmortem, resolve, run, severity,
+    status, statuspage, timeline, update,
 };
 
 /// Subcommands of the grammar that later releases implement, with what they wait for.
-pub(crate) const LATER: &[(&str, &str)] = &[(
-    "postmortem",
-    "post-incident reviews come in a later release",
-)];
+pub(crate) const LATER: &[(&str, &str)] = &[];
 
 const COMMANDS: &[(&str, &str)] = &[
     (declare::Declare::USAGE, declare::Declare::SUMMARY),
@@ -41,6 +38,11 @@ const COMMANDS: &[(&str, &str)] = &[
         statuspage::StatusPage::SUBSCRIBE_USAGE,
         statuspage::StatusPage::SUBSCRIBE_SUMMARY,
     ),
+    (
+        postmortem::PostmortemCmd::USAGE,
+        postmortem::PostmortemCmd::SUMMARY,
+    ),
+    (action::ActionCmd::USAGE, action::ActionCmd::SUMMARY),
 ];
 
 /// The help text, one command a line.

@@ -10,6 +10,7 @@ use bot_core::model::{Actor, Incident, IncidentId, Role, User};
 use bot_core::ops::Core;
 use bot_core::{CoreError, StoreError};
 
+mod action;
 mod alert;
 mod alerts;
 mod assign;
@@ -19,6 +20,7 @@ mod help;
 mod link;
 mod list;
 mod oncall;
+mod postmortem;
 mod resolve;
 mod run;
 mod severity;
@@ -311,6 +313,9 @@ async fn dispatch(core: &Core, invocation: &Invocation) -> Outcome {
             "action_cancel" => run::confirm(&ctx, value, false).await,
             "statuspage_form" => statuspage::incident_form(&ctx, value).await,
             "statuspage_alert_form" => statuspage::alert_form(&ctx, value).await,
+            bot_core::effects::POSTMORTEM_OWNER_BUTTON => {
+                postmortem::take_ownership(&ctx, value).await
+            }
             other => match alert::AlertButton::from_action(other) {
                 Some(button) => button.run(&ctx, value).await,
                 None => Err(Failure::Refused(format!("unknown button `{other}`"))),
@@ -364,6 +369,8 @@ pub(crate) enum Command {
     Alerts(alerts::OnAlerts),
     Link(link::Link),
     StatusPage(statuspage::StatusPage),
+    Postmortem(postmortem::PostmortemCmd),
+    Action(action::ActionCmd),
 }
 
 /// Parses the text after `/incident`: pure, so the whole grammar is tested in a table.
@@ -389,6 +396,8 @@ pub(crate) fn parse_incident(text: &str) -> Result<Command, Failure> {
         "escalate" => Command::Alerts(alerts::OnAlerts::parse(alerts::Act::Escalate, args)?),
         "link" => Command::Link(link::Link::parse(args)?),
         "statuspage" => Command::StatusPage(statuspage::StatusPage::parse(args)?),
+        "postmortem" => Command::Postmortem(postmortem::PostmortemCmd::parse(args)?),
+        "action" => Command::Action(action::ActionCmd::parse(args)?),
         known if help::LATER.iter().any(|(name, _)| *name == known) => {
             let (_, when) = help::LATER
                 .iter()
@@ -424,6 +433,8 @@ async fn incident(ctx: &Ctx<'_>, text: &str) -> Outcome {
         Command::Alerts(c) => c.run(ctx).await,
         Command::Link(c) => c.run(ctx).await,
         Command::StatusPage(c) => c.run(ctx).await,
+        Command::Postmortem(c) => c.run(ctx).await,
+        Command::Action(c) => c.run(ctx).await,
     }
 }
 

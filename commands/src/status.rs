@@ -39,6 +39,9 @@ impl Status {
             Target::Id(id) => ctx.incident_by_id(&id).await?,
         };
         let mut card = bot_core::effects::incident_card(&incident);
+        if let Some(url) = ctx.core.huddle_url(&incident) {
+            bot_core::effects::add_huddle_link(&mut card, &url);
+        }
         let updates = ctx.core.store.status_updates(incident.id).await?;
         if let Some(last) = updates.last() {
             card.text.push(format!(
