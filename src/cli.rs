@@ -1,4 +1,5 @@
-//! The command line: `tocsin serve | migrate | check-config | console | token | manifest`.
+//! The command line: `tocsin serve | migrate | check-config | console | token | report |
+//! manifest`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -74,6 +75,10 @@ pub enum Command {
         #[command(subcommand)]
         command: DiscordCommand,
     },
+    /// Print a report over a time range: alerts and incidents by service and severity,
+    /// MTTA and MTTR (median, p90), escalation rate, noisiest alerts, pages per responder
+    /// (out of hours too), postmortem completion
+    Report(ReportArgs),
     /// Print the app manifest for a chat platform
     Manifest {
         platform: Platform,
@@ -148,6 +153,107 @@ pub enum HeartbeatCommand {
         #[arg(long, default_value = "1m")]
         grace: String,
     },
+}
+
+/// `tocsin report`'s range, scope and output.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReportArgs {
+    /// Start: RFC 3339, a date (2026-11-01, UTC midnight) or a span back from now (30d, 2w)
+    #[arg(long, default_value = "30d")]
+    pub since: String,
+    /// End (exclusive), in the same forms
+    #[arg(long, default_value = "now")]
+    pub until: String,
+    /// Only this service
+    #[arg(long)]
+    pub service: Option<String>,
+    /// Only this team's services
+    #[arg(long)]
+    pub team: Option<String>,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: ReportFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// Aligned columns for a terminal
+    Table,
+    /// The same document as GET /api/v1/reports
+    Json,
+    /// One figure a line: section,subject,metric,value
+    Csv,
+}
+
+/// The report `args` ask for, rendered in their format. Bad input (a range that ends before
+/// it starts, an unknown service or team, a date that does not parse) is an error that says
+/// what is wrong.
+pub async fn report(core: &bot_core::Core, args: &ReportArgs) -> anyhow::Result<String> {
+    use bot_core::reports::{ReportQuery, parse_instant};
+    let now = core.clock.now();
+    let instant = |flag: &str, text: &str| {
+        parse_instant(text, now).map_err(|e| anyhow::anyhow!("--{flag}: {e}"))
+    };
+    let query = ReportQuery {
+        since: instant("since", &args.since)?,
+        until: instant("until", &args.until)?,
+        service: args.service.as_deref().map(Into::into),
+        team: args.team.as_deref().map(Into::into),
+    };
+    let report = core.report(&query).await.map_err(|e| match e {
+        bot_core::CoreError::Invalid(i) => anyhow::anyhow!("--{}: {}", i.field, i.message),
+        other => anyhow::Error::new(other).context("making the report"),
+    })?;
+    Ok(match args.format {
+        ReportFormat::Json => serde_json::to_string_pretty(&report)? + "\n",
+        ReportFormat::Csv => report_csv(&report),
+        ReportFormat::Table => report_table(&report),
+    })
+}
+
+/// RFC 4180: a field with a comma, quote or line break is quoted, quotes doubled.
+fn csv_field(field: &str) -> String {
+    if field.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", field.replace('"', "\"\""))
+    } else {
+        field.to_owned()
+    }
+}
+
+fn report_csv(report: &bot_core::reports::Report) -> String {
+    let mut out = String::from("section,subject,metric,value\n");
+    for f in report.figures() {
+        let fields = [f.section, &f.subject, f.metric, &f.value];
+        let line: Vec<String> = fields.iter().map(|v| csv_field(v)).collect();
+        out.push_str(&line.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+fn report_table(report: &bot_core::reports::Report) -> String {
+    let figures = report.figures();
+    let width = |get: &dyn Fn(&bot_core::reports::Figure) -> usize, title: usize| {
+        figures.iter().map(get).max().unwrap_or(0).max(title)
+    };
+    let ws = width(&|f| f.section.len(), 7);
+    let wj = width(&|f| f.subject.chars().count(), 7);
+    let wm = width(&|f| f.metric.len(), 6);
+    let mut out = format!(
+        "Report {} to {}\n\n{:ws$}  {:wj$}  {:wm$}  value\n",
+        report.since.to_rfc3339(),
+        report.until.to_rfc3339(),
+        "section",
+        "subject",
+        "metric"
+    );
+    for f in &figures {
+        let value = if f.value.is_empty() { "-" } else { &f.value };
+        out.push_str(&format!(
+            "{:ws$}  {:wj$}  {:wm$}  {value}\n",
+            f.section, f.subject, f.metric
+        ));
+    }
+    out
 }
 
 #[derive(Debug, Subcommand)]
@@ -429,6 +535,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "{}",
                 serde_json::to_string_pretty(&crate::manifest::slack(&url, socket_mode))?
             );
+        }
+        Command::Report(args) => {
+            let config = load_config(cli.config.as_deref())?;
+            let core = app::start(&config, &cli.database_url).await?;
+            print!("{}", report(&core, &args).await?);
         }
         Command::Manifest {
             platform: Platform::Discord,

@@ -49,6 +49,11 @@ impl Core {
         for outcome in &outcomes {
             metrics::counter!("tocsin_alerts_received_total", "source" => source.clone(), "outcome" => outcome.result.as_str())
                 .increment(1);
+            if outcome.result == IngestResult::Acknowledged
+                && let Some(alert) = &outcome.alert
+            {
+                crate::reports::record_acknowledged(alert);
+            }
             if outcome.result == IngestResult::Repeated {
                 metrics::counter!("tocsin_alert_dedup_hits_total", "source" => source.clone())
                     .increment(1);
