@@ -8,121 +8,16 @@
 //! Needs the Debian packages `chromium` and `chromium-driver` (`.ci/run` installs them);
 //! without them this test fails rather than skipping.
 
+mod browser;
 #[path = "../bot-core/tests/reports_data/mod.rs"]
 mod reports_data;
 mod support;
 
-use std::path::PathBuf;
-use std::process::Stdio;
-use std::time::Duration;
-
-use fantoccini::{Client, ClientBuilder};
-use futures_util::FutureExt;
+use browser::{loaded, script, serve};
+use fantoccini::Client;
 use reports_data::{SINCE, UNTIL, seed};
-use serde_json::{Value, json};
-use support::{Backend, TestApp, eventually};
-
-/// How long the browser may take to show what we wait for.
-const PATIENCE: Duration = Duration::from_secs(20);
-
-/// `name`: where the environment variable `env` says, else the Debian package's path,
-/// else on the PATH. Missing, it fails saying how to get it.
-fn tool(env: &str, debian: &str, name: &str) -> PathBuf {
-    let from_env = std::env::var_os(env).map(PathBuf::from);
-    let on_path = std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path)
-            .map(|dir| dir.join(name))
-            .find(|p| p.exists())
-    });
-    let candidates = match from_env {
-        Some(p) => vec![Some(p)],
-        None => vec![Some(PathBuf::from(debian)), on_path],
-    };
-    candidates
-        .into_iter()
-        .flatten()
-        .find(|p| p.exists())
-        .unwrap_or_else(|| {
-            panic!(
-                "`{name}` was not found (${env}, {debian}, PATH). This test needs headless \
-                 Chromium and chromedriver: `.ci/run` installs them (apt-get install -y \
-                 --no-install-recommends chromium chromium-driver)"
-            )
-        })
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
-async fn serve(router: axum::Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    base
-}
-
-/// chromedriver on its own port, ended when dropped.
-async fn chromedriver() -> (tokio::process::Child, String) {
-    let chromedriver = tool("CHROMEDRIVER", "/usr/bin/chromedriver", "chromedriver");
-    let port = free_port();
-    let child = tokio::process::Command::new(&chromedriver)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|e| panic!("starting {}: {e}", chromedriver.display()));
-    let url = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    eventually("chromedriver to be ready", PATIENCE, || {
-        let request = http.get(format!("{url}/status"));
-        async move {
-            let status: Value = request.send().await.ok()?.json().await.ok()?;
-            (status["value"]["ready"] == true).then_some(())
-        }
-    })
-    .await;
-    (child, url)
-}
-
-async fn browser(driver: &str) -> Client {
-    let chromium = tool("CHROMIUM", "/usr/bin/chromium", "chromium");
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": chromium,
-            "args": [
-                "--headless=new",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-dev-shm-usage",
-                "--window-size=360,800",
-            ],
-            "mobileEmulation": {
-                "deviceMetrics": { "width": 360, "height": 800, "pixelRatio": 1.0 },
-            },
-        }),
-    );
-    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(driver)
-        .await
-        .unwrap_or_else(|e| panic!("starting headless Chromium through chromedriver: {e}"))
-}
-
-async fn script(client: &Client, js: &str) -> Value {
-    client
-        .execute(js, Vec::new())
-        .await
-        .unwrap_or_else(|e| panic!("running `{js}`: {e}"))
-}
+use serde_json::json;
+use support::{Backend, TestApp};
 
 #[tokio::test]
 async fn reports_page_draws_one_bar_per_week_in_headless_chromium() {
@@ -132,15 +27,7 @@ async fn reports_page_draws_one_bar_per_week_in_headless_chromium() {
 async fn run(app: TestApp) {
     seed(app.db.store.as_ref()).await;
     let base = serve(app.router.clone()).await;
-    let (_driver, driver_url) = chromedriver().await;
-    let client = browser(&driver_url).await;
-    let steps = std::panic::AssertUnwindSafe(steps(&app, &client, &base))
-        .catch_unwind()
-        .await;
-    let _ = client.close().await;
-    if let Err(panic) = steps {
-        std::panic::resume_unwind(panic);
-    }
+    browser::with_chromium(|client| async move { steps(&app, &client, &base).await }).await;
 }
 
 async fn steps(app: &TestApp, client: &Client, base: &str) {
@@ -149,10 +36,7 @@ async fn steps(app: &TestApp, client: &Client, base: &str) {
         .goto(&format!("{base}/reports?token={}&{range}", app.viewer))
         .await
         .expect("open /reports");
-    eventually("the page to finish loading", PATIENCE, || async {
-        (script(client, "return document.readyState").await == "complete").then_some(())
-    })
-    .await;
+    loaded(client).await;
     assert_eq!(
         script(client, "return document.title").await,
         "Reports · Tocsin"
