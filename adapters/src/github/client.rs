@@ -423,45 +423,7 @@ impl Reply {
 
     /// GitHub's error text: `message`, with the details of a validation failure.
     fn message(&self) -> String {
-        #[derive(Deserialize)]
-        struct ErrorBody {
-            message: Option<String>,
-            #[serde(default)]
-            errors: Vec<Value>,
-        }
-        let Ok(body) = serde_json::from_str::<ErrorBody>(&self.body) else {
-            let text: String = self.body.trim().chars().take(300).collect();
-            return if text.is_empty() {
-                format!("HTTP {}", self.status)
-            } else {
-                text
-            };
-        };
-        let mut message = body
-            .message
-            .unwrap_or_else(|| format!("HTTP {}", self.status));
-        // Validation errors are objects ({resource, field, code, message?}) or strings.
-        let details: Vec<String> = body
-            .errors
-            .iter()
-            .filter_map(|e| match e {
-                Value::String(s) => Some(s.clone()),
-                Value::Object(o) => o
-                    .get("message")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-                    .or_else(|| {
-                        let field = o.get("field").and_then(Value::as_str)?;
-                        let code = o.get("code").and_then(Value::as_str).unwrap_or("invalid");
-                        Some(format!("{field} {code}"))
-                    }),
-                _ => None,
-            })
-            .collect();
-        if !details.is_empty() {
-            message = format!("{message}: {}", details.join("; "));
-        }
-        message
+        error_message(self.status, &self.body)
     }
 
     /// How long GitHub asks us to wait, following its documented order: `retry-after`
@@ -519,6 +481,47 @@ pub(super) fn segment(text: &str) -> String {
     out
 }
 
+/// GitHub's error text from an error answer: `message`, with the details of a validation
+/// failure (objects `{resource, field, code, message?}` or strings); the start of the body
+/// when it is not GitHub's JSON.
+pub(crate) fn error_message(status: u16, body: &str) -> String {
+    #[derive(Deserialize)]
+    struct ErrorBody {
+        message: Option<String>,
+        #[serde(default)]
+        errors: Vec<Value>,
+    }
+    let Ok(parsed) = serde_json::from_str::<ErrorBody>(body) else {
+        let text: String = body.trim().chars().take(300).collect();
+        return if text.is_empty() {
+            format!("HTTP {status}")
+        } else {
+            text
+        };
+    };
+    let mut message = parsed.message.unwrap_or_else(|| format!("HTTP {status}"));
+    let details: Vec<String> = parsed
+        .errors
+        .iter()
+        .filter_map(|e| match e {
+            Value::String(s) => Some(s.clone()),
+            Value::Object(o) => o
+                .get("message")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .or_else(|| {
+                    let field = o.get("field").and_then(Value::as_str)?;
+                    let code = o.get("code").and_then(Value::as_str).unwrap_or("invalid");
+                    Some(format!("{field} {code}"))
+                }),
+            _ => None,
+        })
+        .collect();
+    if !details.is_empty() {
+        message = format!("{message}: {}", details.join("; "));
+    }
+    message
+}
 #[cfg(test)]
 mod tests {
     use super::*;

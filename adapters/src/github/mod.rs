@@ -21,6 +21,8 @@ mod client;
 mod revert;
 mod workflows;
 
+pub(crate) use client::error_message;
+
 pub use client::{API_URL_ENV, DEFAULT_API_URL, GitHub, TOKEN_ENV};
 
 use async_trait::async_trait;

@@ -16,10 +16,10 @@ use octocrab::service::middleware::retry::RetryConfig;
 use reqwest::Url;
 use reqwest::header::ACCEPT;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::{CONNECT_TIMEOUT, REQUEST_TIMEOUT, retry_after_secs};
-use crate::github::{API_URL_ENV, DEFAULT_API_URL, TOKEN_ENV};
+use crate::github::{API_URL_ENV, DEFAULT_API_URL, TOKEN_ENV, error_message};
 
 /// GitHub issues, with one token.
 #[derive(Clone)]
@@ -143,46 +143,6 @@ fn segment(text: &str) -> String {
         }
     }
     out
-}
-
-/// GitHub's error text: `message`, with the details of a validation failure.
-fn error_message(status: u16, body: &str) -> String {
-    #[derive(Deserialize)]
-    struct ErrorBody {
-        message: Option<String>,
-        #[serde(default)]
-        errors: Vec<Value>,
-    }
-    let Ok(parsed) = serde_json::from_str::<ErrorBody>(body) else {
-        let text: String = body.trim().chars().take(300).collect();
-        return if text.is_empty() {
-            format!("HTTP {status}")
-        } else {
-            text
-        };
-    };
-    let mut message = parsed.message.unwrap_or_else(|| format!("HTTP {status}"));
-    let details: Vec<String> = parsed
-        .errors
-        .iter()
-        .filter_map(|e| match e {
-            Value::String(s) => Some(s.clone()),
-            Value::Object(o) => o
-                .get("message")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-                .or_else(|| {
-                    let field = o.get("field").and_then(Value::as_str)?;
-                    let code = o.get("code").and_then(Value::as_str).unwrap_or("invalid");
-                    Some(format!("{field} {code}"))
-                }),
-            _ => None,
-        })
-        .collect();
-    if !details.is_empty() {
-        message = format!("{message}: {}", details.join("; "));
-    }
-    message
 }
 
 #[async_trait]
