@@ -8,12 +8,13 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
-use bot_core::model::{ActionItem, Incident, IncidentId, Role, Tracker, UserId};
+use bot_core::model::{ActionItem, Role, Tracker, UserId};
 use bot_core::postmortem::action_items::{AddActionItem, target_of};
 use serde::Deserialize;
 use utoipa::{OpenApi, ToSchema};
 
 use super::AppState;
+use super::api::find_incident;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, Caller};
 
@@ -30,19 +31,6 @@ pub fn routes() -> Router<AppState> {
         "/api/v1/incidents/{id}/postmortem/action-items",
         get(list_action_items).post(add_action_item),
     )
-}
-
-/// An incident named in a path: its UUID, its number, or `INC-<number>`.
-async fn find_incident(state: &AppState, id: &str) -> Result<Incident, ApiError> {
-    if let Ok(uuid) = id.parse::<IncidentId>() {
-        return Ok(state.core.store.get_incident(uuid).await?);
-    }
-    let number = id
-        .strip_prefix("INC-")
-        .unwrap_or(id)
-        .parse::<i64>()
-        .map_err(|_| ApiError::not_found(format!("incident {id} not found")))?;
-    Ok(state.core.store.get_incident_by_number(number).await?)
 }
 
 /// A new action item. Naming `repo` implies GitHub and `project` Jira; with neither, the

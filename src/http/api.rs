@@ -66,8 +66,8 @@ fn page_size(limit: Option<i64>) -> Result<i64, ApiError> {
     }
 }
 
-/// An incident named in a path: its UUID or its number.
-async fn find_incident(state: &AppState, id: &str) -> Result<Incident, ApiError> {
+/// The incident a path names: its UUID, its number, or `INC-<number>`; 404 otherwise.
+pub(super) async fn find_incident(state: &AppState, id: &str) -> Result<Incident, ApiError> {
     if let Ok(uuid) = id.parse::<IncidentId>() {
         return Ok(state.core.store.get_incident(uuid).await?);
     }

@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::AppState;
+use super::api::find_incident;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, Caller, body, parse_json};
 
@@ -46,19 +47,6 @@ pub fn routes() -> Router<AppState> {
             get(postmortem_markdown),
         )
         .route("/postmortems/{id}", get(postmortem_page))
-}
-
-/// An incident named in a path: its UUID, its number, or `INC-<number>`.
-async fn find_incident(state: &AppState, id: &str) -> Result<Incident, ApiError> {
-    if let Ok(uuid) = id.parse::<IncidentId>() {
-        return Ok(state.core.store.get_incident(uuid).await?);
-    }
-    let number = id
-        .strip_prefix("INC-")
-        .unwrap_or(id)
-        .parse::<i64>()
-        .map_err(|_| ApiError::not_found(format!("incident {id} not found")))?;
-    Ok(state.core.store.get_incident_by_number(number).await?)
 }
 
 /// The postmortem of the incident named in a path; 404 when either is missing.
