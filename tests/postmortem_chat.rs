@@ -764,8 +764,15 @@ fn the_huddle_link_must_be_a_web_url() {
     let example =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tocsin.example.toml"))
             .unwrap();
+    // The example has a huddle link of its own: each case replaces it.
+    let without: String = example
+        .lines()
+        .filter(|line| !line.starts_with("conference_url"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    assert_ne!(without, example, "the example sets conference_url");
     let with = |url: &str| {
-        example.replacen(
+        without.replacen(
             "[incidents]\n",
             &format!("[incidents]\nconference_url = \"{url}\"\n"),
             1,
