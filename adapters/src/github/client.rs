@@ -466,7 +466,7 @@ struct GraphqlError {
 
 /// One path segment, percent-encoded: owner, repository and workflow names come from
 /// configuration and chat, and must not add segments or a query.
-pub(super) fn segment(text: &str) -> String {
+pub(crate) fn segment(text: &str) -> String {
     if text == "." || text == ".." {
         return text.replace('.', "%2E");
     }

@@ -21,7 +21,7 @@ mod client;
 mod revert;
 mod workflows;
 
-pub(crate) use client::error_message;
+pub(crate) use client::{error_message, segment};
 
 pub use client::{API_URL_ENV, DEFAULT_API_URL, GitHub, TOKEN_ENV};
 

@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{CONNECT_TIMEOUT, REQUEST_TIMEOUT, retry_after_secs};
-use crate::github::{API_URL_ENV, DEFAULT_API_URL, TOKEN_ENV, error_message};
+use crate::github::{API_URL_ENV, DEFAULT_API_URL, TOKEN_ENV, error_message, segment};
 
 /// GitHub issues, with one token.
 #[derive(Clone)]
@@ -130,19 +130,6 @@ fn repository_of(url: &str) -> Option<String> {
     let (owner, repo) = (parts.next()?, parts.next()?);
     (parts.next().is_none() && !owner.is_empty() && !repo.is_empty())
         .then(|| format!("{owner}/{repo}"))
-}
-
-/// One path segment, percent-encoded.
-fn segment(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[async_trait]
