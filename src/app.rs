@@ -10,6 +10,7 @@ use anyhow::Context;
 use bot_core::auth::hash_token;
 use bot_core::effects::{ChatEffects, UpdateReminders};
 use bot_core::escalation::PageByNotifier;
+use bot_core::health::{Role, WatchedChat};
 use bot_core::ingest::HeartbeatChecks;
 use bot_core::jobs::{Handlers, PoolConfig, WorkerPool};
 use bot_core::model::{
@@ -599,7 +600,9 @@ async fn while_leading<F, Fut>(
     Fut: std::future::Future<Output = bool>,
 {
     const LOOK_AGAIN: std::time::Duration = std::time::Duration::from_secs(2);
+    let health = core.health.clone();
     loop {
+        health.set_role(work, Role::Follower);
         if *stop.borrow() {
             return;
         }
@@ -617,6 +620,7 @@ async fn while_leading<F, Fut>(
             }
         };
         tracing::info!(work, "leading");
+        health.set_role(work, Role::Leader);
         let mut held_stop = stop.clone();
         let ended: Holding = Box::pin(async move {
             tokio::select! {
@@ -630,14 +634,82 @@ async fn while_leading<F, Fut>(
             }
         });
         if !hold(ended).await {
+            health.set_role(work, Role::Follower);
             return;
         }
     }
 }
 
+/// The single-owner work `serve` may lead; `/readyz` names each, led or not.
+const SLACK_SOCKET_MODE: &str = "slack-socket-mode";
+const DISCORD_GATEWAY: &str = "discord-gateway";
+
+/// The lock `serve` holds on a SQLite database file so that no second process serves it.
+/// None for an in-memory database, which no other process can open anyway.
+fn sqlite_lock_path(database_url: &str) -> Option<std::path::PathBuf> {
+    let rest = database_url
+        .strip_prefix("sqlite://")
+        .or_else(|| database_url.strip_prefix("sqlite:"))?;
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path.is_empty() || path == ":memory:" || query.split('&').any(|p| p == "mode=memory") {
+        return None;
+    }
+    Some(std::path::PathBuf::from(format!("{path}.lock")))
+}
+
+/// Takes the exclusive lock beside a SQLite database for this process's life (the
+/// operating system drops it when the process ends, however it ends). A second `serve` on
+/// the same file would run every job twice and fight over the one writer: it is refused.
+fn lock_sqlite(database_url: &str) -> anyhow::Result<Option<std::fs::File>> {
+    let Some(path) = sqlite_lock_path(database_url) else {
+        return Ok(None);
+    };
+    let file = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening the lock file {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another `tocsin serve` is already serving this SQLite database (it holds {}). \
+             SQLite takes one process; to run replicas, use PostgreSQL (DATABASE_URL=postgres://…)",
+            path.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("locking {}", path.display()))
+        }
+    }
+}
+
+/// The jobs a chat platform runs (incident channels and cards, notices, direct-message
+/// pages), through a wrapper that records each call's outcome in the channel health.
+fn chat_handlers(core: &Core, platform: Arc<dyn bot_core::chat::ChatPlatform>) -> Handlers {
+    // Every platform handles the same kinds, each in its own queue.
+    let queue = bot_core::ops::chat_queue(platform.name());
+    let watched: Arc<dyn bot_core::chat::ChatPlatform> = Arc::new(WatchedChat::new(
+        platform,
+        core.health.clone(),
+        core.clock.clone(),
+    ));
+    ChatEffects::handlers(core, watched.clone())
+        .merge(ChatNotices::handlers(core, watched.clone()))
+        .merge(bot_core::escalation::PageByChat::handlers(
+            core.clone(),
+            watched,
+        ))
+        .for_queue(&queue)
+}
+
 /// `tocsin serve`: the HTTP server and the core job workers until SIGTERM or Ctrl-C.
 pub async fn serve(config: Config, database_url: &str, listen: &str) -> anyhow::Result<()> {
+    // Held until `serve` returns, which is the process's end.
+    let _sole_server = lock_sqlite(database_url)?;
     let core = start(&config, database_url).await?;
+    for work in [SLACK_SOCKET_MODE, DISCORD_GATEWAY] {
+        core.health.set_role(work, Role::NotConfigured);
+    }
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;
@@ -666,13 +738,7 @@ pub async fn serve(config: Config, database_url: &str, listen: &str) -> anyhow::
     .map(Arc::new);
     if let Some(slack) = &slack {
         tokio::spawn(link_slack_people(core.clone(), slack.clone()));
-        handlers = handlers
-            .merge(ChatEffects::handlers(&core, slack.clone()))
-            .merge(ChatNotices::handlers(&core, slack.clone()))
-            .merge(bot_core::escalation::PageByChat::handlers(
-                core.clone(),
-                slack.clone(),
-            ));
+        handlers = handlers.merge(chat_handlers(&core, slack.clone()));
         queues.push(bot_core::ops::chat_queue(adapters::slack::PLATFORM));
     }
     // Socket Mode (`SLACK_APP_TOKEN`) needs no signing secret: its connection is
@@ -695,13 +761,7 @@ pub async fn serve(config: Config, database_url: &str, listen: &str) -> anyhow::
         .map_err(|e| anyhow::anyhow!("setting up Discord: {e}"))?
         .map(Arc::new);
     if let Some(discord) = &discord {
-        handlers = handlers
-            .merge(ChatEffects::handlers(&core, discord.clone()))
-            .merge(ChatNotices::handlers(&core, discord.clone()))
-            .merge(bot_core::escalation::PageByChat::handlers(
-                core.clone(),
-                discord.clone(),
-            ));
+        handlers = handlers.merge(chat_handlers(&core, discord.clone()));
         queues.push(bot_core::ops::chat_queue(adapters::discord::PLATFORM));
     }
     let discord_inbound = match std::env::var("DISCORD_PUBLIC_KEY") {
@@ -726,13 +786,7 @@ pub async fn serve(config: Config, database_url: &str, listen: &str) -> anyhow::
         .map_err(|e| anyhow::anyhow!("setting up Microsoft Teams: {e}"))?;
     let teams_inbound = match &teams {
         Some((client, mode, app_id)) => {
-            handlers = handlers
-                .merge(ChatEffects::handlers(&core, client.clone()))
-                .merge(ChatNotices::handlers(&core, client.clone()))
-                .merge(bot_core::escalation::PageByChat::handlers(
-                    core.clone(),
-                    client.clone(),
-                ));
+            handlers = handlers.merge(chat_handlers(&core, client.clone()));
             queues.push(bot_core::ops::chat_queue(adapters::teams::PLATFORM));
             let openid = std::env::var("TOCSIN_TEAMS_OPENID_URL")
                 .ok()
@@ -761,25 +815,32 @@ pub async fn serve(config: Config, database_url: &str, listen: &str) -> anyhow::
             None
         }
     };
-    let pool = WorkerPool::new(
-        core.store.clone(),
-        core.clock.clone(),
-        handlers,
-        PoolConfig {
-            queues,
-            ..Default::default()
-        },
-    );
-    let mut workers_stop = stop_rx.clone();
-    let workers = tokio::spawn(pool.run(async move {
-        let _ = workers_stop.wait_for(|stop| *stop).await;
-    }));
+    // A pool per queue: jobs are claimed in due order within a pool, so with one pool an
+    // alert storm's backlog of escalation steps would hold every page back until the last
+    // step ran. Each queue gets its own workers instead.
+    let mut workers = tokio::task::JoinSet::new();
+    for queue in queues {
+        let pool = WorkerPool::new(
+            core.store.clone(),
+            core.clock.clone(),
+            handlers.clone(),
+            PoolConfig {
+                queues: vec![queue],
+                ..Default::default()
+            },
+        );
+        let mut workers_stop = stop_rx.clone();
+        workers.spawn(pool.run(async move {
+            let _ = workers_stop.wait_for(|stop| *stop).await;
+        }));
+    }
     let app = http::router(
         http::AppState::new(core.clone())
             .with_twilio(notifiers.twilio)
             .with_slack(slack_inbound)
             .with_discord(discord_inbound)
-            .with_teams(teams_inbound),
+            .with_teams(teams_inbound)
+            .with_limits(config.limits),
     );
     let shutdown = shutdown_signal();
     tracing::info!(%addr, backend = core.store.backend(), "listening");
@@ -795,7 +856,7 @@ pub async fn serve(config: Config, database_url: &str, listen: &str) -> anyhow::
         tracing::info!("Slack Socket Mode on (SLACK_APP_TOKEN)");
         tokio::spawn(while_leading(
             core.clone(),
-            "slack-socket-mode",
+            SLACK_SOCKET_MODE,
             stop_rx.clone(),
             move |ended| {
                 let settings = settings.clone();
@@ -831,7 +892,7 @@ pub async fn serve(config: Config, database_url: &str, listen: &str) -> anyhow::
             tracing::info!("Discord Gateway on ([discord] gateway = true)");
             Some(tokio::spawn(while_leading(
                 core.clone(),
-                "discord-gateway",
+                DISCORD_GATEWAY,
                 stop_rx.clone(),
                 move |ended| {
                     let settings = settings.clone();
@@ -882,7 +943,9 @@ pub async fn serve(config: Config, database_url: &str, listen: &str) -> anyhow::
     if let Some(gateway) = gateway {
         gateway.await.context("Discord Gateway")?;
     }
-    workers.await.context("job workers")?;
+    while let Some(done) = workers.join_next().await {
+        done.context("job workers")?;
+    }
     Ok(())
 }
 
@@ -943,6 +1006,22 @@ mod tests {
         );
         assert_eq!(dir.users[0].chat["slack"], "U01");
         assert_eq!(dir.users[1].chat["slack"], "U02");
+    }
+
+    #[test]
+    fn only_sqlite_files_are_locked_and_the_lock_sits_beside_the_database() {
+        let lock = |url| sqlite_lock_path(url).map(|p| p.display().to_string());
+        assert_eq!(
+            lock("sqlite://tocsin.db").as_deref(),
+            Some("tocsin.db.lock")
+        );
+        assert_eq!(
+            lock("sqlite:///var/lib/tocsin/t.db?mode=rwc").as_deref(),
+            Some("/var/lib/tocsin/t.db.lock")
+        );
+        assert_eq!(lock("sqlite::memory:"), None);
+        assert_eq!(lock("sqlite://shared?mode=memory&cache=shared"), None);
+        assert_eq!(lock("postgres://u@h/db"), None);
     }
 
     #[test]

@@ -18,13 +18,14 @@ use serde_json::json;
 use crate::Core;
 use crate::chat::{ChatPlatform, Message};
 use crate::effects::alert_card;
+use crate::health::Outcome;
 use crate::jobs::{Handlers, JobError, JobHandler};
 use crate::model::rules_for_attempt;
 use crate::model::{
     Actor, Alert, AlertId, AlertStatus, EscalationPolicy, EscalationState, Job, NewJob,
-    NewTimelineEntry, Subject, Target, TimelineKind, UserId,
+    NewTimelineEntry, NotifyRule, Subject, Target, TimelineKind, UserId,
 };
-use crate::notify::{Notifier, Page};
+use crate::notify::{Notifier, NotifyError, Page};
 use crate::ops::{CORE_QUEUE, CoreError, CoreResult, Invalid, NOTIFY_QUEUE, chat_queue, kinds};
 use crate::store::StoreError;
 
@@ -368,6 +369,7 @@ impl JobHandler for PageByChat {
         };
         let mut card: Message = alert_card(&alert, &[]);
         card.text.insert(0, format!("You are paged ({}).", p.label));
+        // Its health is recorded by the platform's wrapper (`health::WatchedChat`).
         self.platform.send_dm(identity, &card).await?;
         Ok(())
     }
@@ -463,6 +465,9 @@ struct NotifyPayload {
     to: Option<String>,
     level: i32,
     attempt: i32,
+    /// The channels that failed before this one for the same attempt (fall-through).
+    #[serde(default)]
+    fallen_from: Vec<String>,
 }
 
 impl PageByNotifier {
@@ -532,17 +537,45 @@ impl JobHandler for PageByNotifier {
             to,
             level: p.level,
             attempt: p.attempt,
+            idempotency_key: job.id.0.to_string(),
         };
+        let delivered = notifier.deliver(&page).await;
         let now = self.core.clock.now();
-        let (text, result) = match notifier.deliver(&page).await {
-            Ok(delivery) => (
-                format!("{} page to {} delivered", p.channel, p.user),
-                Ok(delivery.provider_id),
-            ),
-            Err(e) => (
-                format!("{} page to {} failed: {e}", p.channel, p.user),
-                Err(e),
-            ),
+        let outcome = match &delivered {
+            Ok(_) => Outcome::Delivered,
+            Err(NotifyError::RateLimited { .. }) => Outcome::RateLimited,
+            Err(NotifyError::Unavailable(_)) => Outcome::Unavailable,
+            Err(NotifyError::Refused(_)) => Outcome::Refused,
+        };
+        let error = delivered.as_ref().err().map(|e| e.to_string());
+        self.core
+            .health
+            .record(&p.channel, outcome, error.as_deref(), now);
+        let mut data = json!({
+            "channel": p.channel,
+            "user": p.user,
+            "level": p.level,
+            "attempt": p.attempt,
+            "attempt_of_delivery": job.attempts,
+            "outcome": if delivered.is_ok() { "delivered" } else { "failed" },
+        });
+        let (text, fall) = match &error {
+            None => (format!("{} page to {} delivered", p.channel, p.user), None),
+            Some(e) => {
+                let fall = self.fall_through(job, &p, &page.alert, now).await?;
+                let text = match &fall {
+                    Some(f) => {
+                        data["fell_through_to"] = json!(f.channel);
+                        data["fell_through_from"] = json!(job.id);
+                        format!(
+                            "{} page to {} failed: {e}; falling through to {}",
+                            p.channel, p.user, f.channel
+                        )
+                    }
+                    None => format!("{} page to {} failed: {e}", p.channel, p.user),
+                };
+                (text, fall)
+            }
         };
         let entry = NewTimelineEntry {
             subject: Subject::Alert(p.alert_id),
@@ -550,21 +583,139 @@ impl JobHandler for PageByNotifier {
             kind: TimelineKind::Paged,
             actor: "system".into(),
             text,
-            data: json!({
-                "channel": p.channel,
-                "user": p.user,
-                "level": p.level,
-                "attempt": p.attempt,
-                "attempt_of_delivery": job.attempts,
-                "outcome": if result.is_ok() { "delivered" } else { "failed" },
-            }),
+            data,
         };
+        // The failure, the page it falls through to and the cards' refresh commit together.
+        let fall_jobs = fall.map(|f| f.jobs).unwrap_or_default();
         self.core
             .store
             .add_timeline_entry(entry, &|_: &crate::model::TimelineEntry| {
-                self.core.alert_changed_jobs(p.alert_id, now)
+                let mut jobs = fall_jobs.clone();
+                jobs.extend(self.core.alert_changed_jobs(p.alert_id, now));
+                jobs
             })
             .await?;
-        result.map(|_| ()).map_err(JobError::from)
+        delivered.map(|_| ()).map_err(JobError::from)
+    }
+}
+
+/// Where a failed page goes next, and the jobs that take it there.
+struct FallThrough {
+    channel: String,
+    jobs: Vec<NewJob>,
+}
+
+impl PageByNotifier {
+    /// The page to the person's next rule after a failed delivery: the next rule in their
+    /// order, after the one that failed, whose channel is not already paging them for this
+    /// attempt (nor fallen through to before). None when there is no such rule, or when
+    /// this job fell through already on an earlier run (its retries do not fall again).
+    async fn fall_through(
+        &self,
+        job: &Job,
+        p: &NotifyPayload,
+        alert: &Alert,
+        now: DateTime<Utc>,
+    ) -> Result<Option<FallThrough>, JobError> {
+        let core = &self.core;
+        let rules = core.settings.rules_of(&p.user, alert.urgency);
+        let interval = core.settings.attempt_interval();
+        let mut busy: Vec<&str> = rules_for_attempt(&rules, p.attempt, interval)
+            .iter()
+            .map(|r| r.channel.as_str())
+            .collect();
+        busy.push(&p.channel);
+        busy.extend(p.fallen_from.iter().map(String::as_str));
+        let Some(next) = next_rule(&rules, &p.channel, p.to.as_deref(), &busy) else {
+            return Ok(None);
+        };
+        let key = json!(job.id);
+        let already = core
+            .store
+            .timeline(Subject::Alert(p.alert_id))
+            .await?
+            .iter()
+            .any(|e| e.data.get("fell_through_from") == Some(&key));
+        if already {
+            return Ok(None);
+        }
+        let mut fallen_from = p.fallen_from.clone();
+        fallen_from.push(p.channel.clone());
+        let jobs = if next.channel == "chat" {
+            let label = format!(
+                "level {}, attempt {}; {} failed",
+                p.level, p.attempt, p.channel
+            );
+            core.settings
+                .chat_platforms
+                .iter()
+                .map(|platform| {
+                    let payload = json!({ "alert_id": p.alert_id, "user": p.user, "label": label });
+                    NewJob::new(chat_queue(platform), kinds::PAGE_DM, payload, now)
+                })
+                .collect()
+        } else {
+            let payload = json!({
+                "alert_id": p.alert_id,
+                "user": p.user,
+                "channel": next.channel,
+                "to": next.to,
+                "level": p.level,
+                "attempt": p.attempt,
+                "fallen_from": fallen_from,
+            });
+            vec![NewJob::new(NOTIFY_QUEUE, kinds::PAGE_NOTIFY, payload, now)]
+        };
+        Ok(Some(FallThrough {
+            channel: next.channel.clone(),
+            jobs,
+        }))
+    }
+}
+
+/// The rule after the one on `channel` (to `to`) in `rules`, skipping channels in `busy`.
+fn next_rule<'a>(
+    rules: &'a [NotifyRule],
+    channel: &str,
+    to: Option<&str>,
+    busy: &[&str],
+) -> Option<&'a NotifyRule> {
+    let position = rules
+        .iter()
+        .position(|r| r.channel == channel && r.to.as_deref() == to)
+        .or_else(|| rules.iter().position(|r| r.channel == channel))?;
+    rules[position + 1..]
+        .iter()
+        .find(|r| !busy.contains(&r.channel.as_str()))
+}
+
+#[cfg(test)]
+mod fall_through_tests {
+    use super::*;
+
+    fn rule(channel: &str, to: Option<&str>, delay: i64) -> NotifyRule {
+        NotifyRule {
+            to: to.map(str::to_owned),
+            ..NotifyRule::new(channel, delay)
+        }
+    }
+
+    #[test]
+    fn the_next_rule_in_order_whose_channel_is_not_already_paging() {
+        let rules = [
+            rule("webhook", Some("https://a"), 0),
+            rule("sms", None, 0),
+            rule("voice", None, 2),
+            rule("email", None, 5),
+        ];
+        // sms pages at the same attempt: the webhook falls through to voice.
+        let next = next_rule(&rules, "webhook", Some("https://a"), &["webhook", "sms"]);
+        assert_eq!(next.map(|r| r.channel.as_str()), Some("voice"));
+        // voice fails after falling through from the webhook: on to e-mail.
+        let next = next_rule(&rules, "voice", None, &["webhook", "sms", "voice"]);
+        assert_eq!(next.map(|r| r.channel.as_str()), Some("email"));
+        // The last rule has nowhere to go; a channel not in the rules neither.
+        assert!(next_rule(&rules, "email", None, &["email"]).is_none());
+        assert!(next_rule(&rules, "chat", None, &["chat"]).is_none());
     }
 }

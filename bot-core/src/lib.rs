@@ -13,6 +13,7 @@ pub mod declare_paging;
 pub mod effects;
 pub mod escalation;
 mod group_commit;
+pub mod health;
 pub mod ingest;
 pub mod jobs;
 pub mod model;

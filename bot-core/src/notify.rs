@@ -18,6 +18,10 @@ pub struct Page {
     pub attempt: i32,
     /// A link that acknowledges the alert when opened, if Tocsin has a public URL.
     pub ack_url: Option<String>,
+    /// The same for every run of one page job and different for two jobs (it is the job's
+    /// id): a process that died after delivering but before recording it sends the page
+    /// again under the same key, so a receiver can drop the repeat.
+    pub idempotency_key: String,
 }
 
 /// A delivered page: the provider's id for it (message SID, SMTP queue id), if any.

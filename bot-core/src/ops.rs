@@ -51,6 +51,12 @@ pub fn chat_queue(platform: &str) -> String {
     format!("chat:{platform}")
 }
 
+/// The job order (see [`NewJob::in_order_of`]) of what is posted to an incident's channel:
+/// its announcement, changes and status updates arrive in the order they happened.
+fn channel_order(incident: IncidentId) -> String {
+    format!("incident:{incident}")
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct CoreSettings {
     /// Chat platforms that get incident channels, cards and updates.
@@ -277,6 +283,8 @@ pub struct Core {
     pub clock: Arc<dyn Clock>,
     pub settings: Arc<CoreSettings>,
     pub(crate) ingest_group: Arc<crate::group_commit::GroupCommit>,
+    /// This process's view of its delivery channels and single-owner work.
+    pub health: Arc<crate::health::Health>,
 }
 
 impl Core {
@@ -286,6 +294,7 @@ impl Core {
             clock,
             settings: Arc::new(settings),
             ingest_group: Default::default(),
+            health: Default::default(),
         }
     }
 
@@ -328,7 +337,10 @@ impl Core {
             let payload = json!({ "incident_id": incident.id, "invite": invite });
             let mut jobs: Vec<NewJob> = platforms
                 .iter()
-                .map(|p| NewJob::new(chat_queue(p), kinds::INCIDENT_OPENED, payload.clone(), now))
+                .map(|p| {
+                    NewJob::new(chat_queue(p), kinds::INCIDENT_OPENED, payload.clone(), now)
+                        .in_order_of(channel_order(incident.id))
+                })
                 .collect();
             if let Some(every) = reminder {
                 jobs.push(reminder_job(incident.id, now, every));
@@ -408,7 +420,10 @@ impl Core {
             });
             let mut jobs: Vec<NewJob> = platforms
                 .iter()
-                .map(|p| NewJob::new(chat_queue(p), kinds::INCIDENT_CHANGED, payload.clone(), now))
+                .map(|p| {
+                    NewJob::new(chat_queue(p), kinds::INCIDENT_CHANGED, payload.clone(), now)
+                        .in_order_of(channel_order(incident.id))
+                })
                 .collect();
             // A new severity may want updates sooner: start a reminder on its interval (the
             // chain that reminds first ends the other).
@@ -452,7 +467,10 @@ impl Core {
             let payload = json!({ "update_id": update.id });
             let mut jobs: Vec<NewJob> = platforms
                 .iter()
-                .map(|p| NewJob::new(chat_queue(p), kinds::STATUS_UPDATE, payload.clone(), now))
+                .map(|p| {
+                    NewJob::new(chat_queue(p), kinds::STATUS_UPDATE, payload.clone(), now)
+                        .in_order_of(channel_order(update.incident_id))
+                })
                 .collect();
             if let Some(every) = reminder {
                 jobs.push(reminder_job(update.incident_id, now, every));

@@ -1822,6 +1822,7 @@ async fn counts_group_alerts_and_incidents_by_status_and_jobs_by_state(store: Ar
             alerts_by_status: pairs(&[("acknowledged", 1), ("open", 2), ("resolved", 1)]),
             incidents_by_status: pairs(&[("investigating", 1), ("resolved", 1)]),
             jobs_by_state: pairs(&[("done", 1), ("queued", 1)]),
+            jobs_retrying: 0,
         }
     );
 }

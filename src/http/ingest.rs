@@ -5,18 +5,21 @@
 //! tells whether a key exists.
 //!
 //! Everything an accepted request causes is committed before the 2xx; a refused request
-//! (bad key, bad payload, a bad alert anywhere in a batch) writes nothing.
+//! (bad key, bad payload, a bad alert anywhere in a batch) writes nothing. When the
+//! database is out of reach the answer is 503 with `Retry-After`, which every sender
+//! retries, never a 2xx for what was not committed and never a 500.
 
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use bot_core::auth::hash_token;
 use bot_core::model::{AlertEvent, Heartbeat, IngestOutcome, IngestResult, Integration, Role};
+use bot_core::{CoreError, StoreError};
 use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
@@ -39,12 +42,68 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/heartbeats/{key}", get(ping).post(ping))
 }
 
+/// How long a sender is asked to wait when the database is out of reach.
+const RETRY_AFTER_SECONDS: u64 = 5;
+
+/// An ingest route's refusal: an API error as any route answers it, or the database out
+/// of reach (503 with `Retry-After`).
+#[derive(Debug)]
+pub enum IngestError {
+    Api(ApiError),
+    Unavailable,
+}
+
+impl From<ApiError> for IngestError {
+    fn from(e: ApiError) -> Self {
+        IngestError::Api(e)
+    }
+}
+
+impl From<StoreError> for IngestError {
+    fn from(e: StoreError) -> Self {
+        if e.is_unavailable() {
+            tracing::warn!(error = %e, "database unreachable: asking the sender to retry");
+            IngestError::Unavailable
+        } else {
+            IngestError::Api(e.into())
+        }
+    }
+}
+
+impl From<CoreError> for IngestError {
+    fn from(e: CoreError) -> Self {
+        match e {
+            CoreError::Store(store) => store.into(),
+            other => IngestError::Api(other.into()),
+        }
+    }
+}
+
+impl IntoResponse for IngestError {
+    fn into_response(self) -> Response {
+        match self {
+            IngestError::Api(e) => e.into_response(),
+            IngestError::Unavailable => {
+                let mut response = ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the database is unreachable; nothing was stored. Retry later",
+                )
+                .into_response();
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+                response
+            }
+        }
+    }
+}
+
 fn unknown_integration() -> ApiError {
     ApiError::not_found("no integration with this key")
 }
 
 /// The integration a key opens, if it is of `kind`.
-async fn integration(state: &AppState, key: &str, kind: &str) -> Result<Integration, ApiError> {
+async fn integration(state: &AppState, key: &str, kind: &str) -> Result<Integration, IngestError> {
     match state
         .core
         .store
@@ -52,7 +111,7 @@ async fn integration(state: &AppState, key: &str, kind: &str) -> Result<Integrat
         .await?
     {
         Some(integration) if integration.kind == kind => Ok(integration),
-        _ => Err(unknown_integration()),
+        _ => Err(unknown_integration().into()),
     }
 }
 
@@ -110,7 +169,7 @@ async fn ingest(
     kind: &str,
     bytes: Result<Bytes, BytesRejection>,
     parse: impl FnOnce(&[u8], &Integration) -> Result<Vec<AlertEvent>, ApiError>,
-) -> Result<Json<Ingested>, ApiError> {
+) -> Result<Json<Ingested>, IngestError> {
     let integration = integration(state, key, kind).await?;
     let bytes = body(bytes)?;
     let events = parse(&bytes, &integration)?;
@@ -123,12 +182,13 @@ async fn ingest(
     params(("key" = String, Path, description = "the integration's secret key")),
     request_body(content = Object, description = "Alertmanager webhook payload, version 4"),
     responses((status = 200, body = Ingested), (status = 400, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
+        (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 503, body = ErrorBody, description = "the database is unreachable; retry after `Retry-After` seconds")))]
 pub async fn alertmanager(
     State(state): State<AppState>,
     Path(key): Path<String>,
     bytes: Result<Bytes, BytesRejection>,
-) -> Result<Json<Ingested>, ApiError> {
+) -> Result<Json<Ingested>, IngestError> {
     ingest(&state, &key, "alertmanager", bytes, |b, _| {
         adapters::alerts::alertmanager::parse(b).map_err(payload_error)
     })
@@ -140,12 +200,13 @@ pub async fn alertmanager(
     params(("key" = String, Path, description = "the integration's secret key")),
     request_body(content = Object, description = "Grafana webhook payload"),
     responses((status = 200, body = Ingested), (status = 400, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
+        (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 503, body = ErrorBody, description = "the database is unreachable; retry after `Retry-After` seconds")))]
 pub async fn grafana(
     State(state): State<AppState>,
     Path(key): Path<String>,
     bytes: Result<Bytes, BytesRejection>,
-) -> Result<Json<Ingested>, ApiError> {
+) -> Result<Json<Ingested>, IngestError> {
     ingest(&state, &key, "grafana", bytes, |b, _| {
         adapters::alerts::grafana::parse(b).map_err(payload_error)
     })
@@ -157,12 +218,13 @@ pub async fn grafana(
     params(("key" = String, Path, description = "the integration's secret key")),
     request_body(content = Object, description = "any JSON; the integration's mapping says where the fields are"),
     responses((status = 200, body = Ingested), (status = 400, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
+        (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 503, body = ErrorBody, description = "the database is unreachable; retry after `Retry-After` seconds")))]
 pub async fn generic(
     State(state): State<AppState>,
     Path(key): Path<String>,
     bytes: Result<Bytes, BytesRejection>,
-) -> Result<Json<Ingested>, ApiError> {
+) -> Result<Json<Ingested>, IngestError> {
     ingest(&state, &key, "generic", bytes, |b, integration| {
         let mapping = integration
             .settings
@@ -199,11 +261,12 @@ fn pd_invalid(errors: Vec<String>) -> Response {
         (status = 202, description = r#"{"status":"success","message":"Event processed","dedup_key":…}"#),
         (status = 400, description = r#"{"status":"invalid event","message":…,"errors":[…]}"#),
         (status = 404, description = "unknown routing key"),
-        (status = 413, body = ErrorBody)))]
+        (status = 413, body = ErrorBody),
+        (status = 503, body = ErrorBody, description = "the database is unreachable; retry after `Retry-After` seconds")))]
 pub async fn pagerduty(
     State(state): State<AppState>,
     bytes: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, IngestError> {
     let bytes = body(bytes)?;
     let event = match adapters::alerts::pagerduty::parse(&bytes) {
         Ok(event) => event,
@@ -241,7 +304,7 @@ pub struct HeartbeatStatus {
     pub deadline: chrono::DateTime<chrono::Utc>,
 }
 
-async fn status_of(state: &AppState, heartbeat: Heartbeat) -> Result<HeartbeatStatus, ApiError> {
+async fn status_of(state: &AppState, heartbeat: Heartbeat) -> Result<HeartbeatStatus, IngestError> {
     let late = state
         .core
         .store
@@ -264,11 +327,12 @@ async fn status_of(state: &AppState, heartbeat: Heartbeat) -> Result<HeartbeatSt
 /// Ping a heartbeat monitor (GET or POST; the body is ignored).
 #[utoipa::path(method(get, post), path = "/api/v1/heartbeats/{key}", tag = "ingest",
     params(("key" = String, Path, description = "the heartbeat's secret key")),
-    responses((status = 200, body = HeartbeatStatus), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = HeartbeatStatus), (status = 404, body = ErrorBody),
+        (status = 503, body = ErrorBody, description = "the database is unreachable; retry after `Retry-After` seconds")))]
 pub async fn ping(
     State(state): State<AppState>,
     Path(key): Path<String>,
-) -> Result<Json<HeartbeatStatus>, ApiError> {
+) -> Result<Json<HeartbeatStatus>, IngestError> {
     let heartbeat = state
         .core
         .store
@@ -285,7 +349,7 @@ pub async fn ping(
 pub async fn list_heartbeats(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<Json<Vec<HeartbeatStatus>>, ApiError> {
+) -> Result<Json<Vec<HeartbeatStatus>>, IngestError> {
     caller.require(Role::Viewer)?;
     let mut out = Vec::new();
     for heartbeat in state.core.store.list_heartbeats().await? {

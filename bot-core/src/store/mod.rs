@@ -71,6 +71,44 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+impl StoreError {
+    /// Whether the database could not be reached or could not take the work right now (a
+    /// pool timeout, a broken or refused connection, a server shutting down or refusing
+    /// connections, SQLite busy or failing I/O), as opposed to a fault in the request or
+    /// the data. Nothing was committed; the same request later may well succeed.
+    pub fn is_unavailable(&self) -> bool {
+        let StoreError::Database(e) = self else {
+            return false;
+        };
+        match e {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::WorkerCrashed
+            | sqlx::Error::BeginFailed => true,
+            sqlx::Error::Database(db) => {
+                let code = db.code().unwrap_or_default();
+                match code.as_ref() {
+                    // PostgreSQL: connection exceptions (class 08), too many connections,
+                    // the server shutting down or starting up.
+                    c if c.starts_with("08") => true,
+                    "53300" | "57P01" | "57P02" | "57P03" => true,
+                    // A database that does not allow connections (ALLOW_CONNECTIONS false).
+                    "55000" => db.message().contains("not currently accepting connections"),
+                    // SQLite (extended result codes): BUSY, LOCKED, IOERR, CANTOPEN.
+                    c if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() => c
+                        .parse::<i32>()
+                        .is_ok_and(|n| matches!(n & 0xff, 5 | 6 | 10 | 14)),
+                    _ => false,
+                }
+            }
+            _ => false,
+        }
+    }
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
@@ -101,6 +139,8 @@ pub struct Counts {
     pub alerts_by_status: Vec<(String, i64)>,
     pub incidents_by_status: Vec<(String, i64)>,
     pub jobs_by_state: Vec<(String, i64)>,
+    /// Queued jobs that failed before and wait for their retry (part of `queued`).
+    pub jobs_retrying: i64,
 }
 
 /// The worker pools of this process waiting for jobs, by the queues they serve.
@@ -329,8 +369,9 @@ pub trait Store:
         alert: AlertId,
     ) -> StoreResult<Option<crate::model::EscalationState>>;
     /// Moves an alert's escalation to `next` with its timeline entries and jobs, if it still
-    /// stands at `expected_epoch` (or has not started, for epoch 0). False when a manual
-    /// escalation made this step stale: then nothing is written.
+    /// stands at `expected_epoch` (or has not started, for epoch 0) and, within that epoch,
+    /// before `next`. False when a manual escalation made this step stale, or the step was
+    /// already taken (its job runs again after a crash): then nothing is written.
     async fn advance_escalation(
         &self,
         expected_epoch: i32,
@@ -444,13 +485,14 @@ pub trait Store:
         owner: uuid::Uuid,
         at: DateTime<Utc>,
     ) -> StoreResult<bool>;
-    /// Records a failure: queued again at `retry_at`, or dead when `retry_at` is None.
+    /// Records a failure: queued again at `retry.at` (its attempt given back unless
+    /// `retry.counts`), or dead when `retry` is None.
     async fn fail_job(
         &self,
         id: JobId,
         owner: uuid::Uuid,
         error: &str,
-        retry_at: Option<DateTime<Utc>>,
+        retry: Option<crate::model::Retry>,
         at: DateTime<Utc>,
     ) -> StoreResult<bool>;
     /// When the next job of `queues` becomes claimable, if any is waiting.
