@@ -82,6 +82,7 @@ fn page(to: &str) -> Page {
         level: 1,
         attempt: 2,
         ack_url: Some("https://tocsin.example/ack/0193a5b0".into()),
+        idempotency_key: "0193a5b0-job".into(),
     }
 }
 
@@ -179,6 +180,7 @@ async fn webhook_posts_the_page_as_json_signed_over_timestamp_and_body() {
     assert_eq!(request.method, Method::POST);
     assert_eq!(request.path, "/hooks/tocsin");
     assert_eq!(request.header("content-type"), "application/json");
+    assert_eq!(request.header("idempotency-key"), "0193a5b0-job");
 
     let body: serde_json::Value = serde_json::from_slice(&request.body).expect("JSON body");
     assert_eq!(body["event"], "page");

@@ -160,6 +160,7 @@ fn page(summary: &str) -> Page {
         level: 1,
         attempt: 2,
         ack_url: None,
+        idempotency_key: "job-1".into(),
     }
 }
 

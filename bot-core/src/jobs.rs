@@ -15,7 +15,7 @@ use tracing::{Instrument, info_span, warn};
 use uuid::Uuid;
 
 use crate::clock::Clock;
-use crate::model::Job;
+use crate::model::{Job, Retry};
 use crate::store::{Store, StoreError};
 
 /// Why a job did not succeed, and what to do about it.
@@ -64,10 +64,14 @@ pub trait JobHandler: Send + Sync {
     async fn run(&self, job: &Job) -> Result<(), JobError>;
 }
 
-/// Which handler runs which job kind.
+/// Which handler runs which job kind, in any queue or (see [`for_queue`](Self::for_queue))
+/// in one queue only.
 #[derive(Default, Clone)]
 pub struct Handlers {
     by_kind: HashMap<String, Arc<dyn JobHandler>>,
+    /// Handlers of one queue's jobs, by queue and kind: each chat platform runs the same
+    /// kinds (`chat.status_update`…) for its own `chat:<platform>` queue.
+    by_queue: HashMap<(String, String), Arc<dyn JobHandler>>,
 }
 
 impl Handlers {
@@ -82,9 +86,36 @@ impl Handlers {
 
     pub fn merge(mut self, other: Handlers) -> Self {
         self.by_kind.extend(other.by_kind);
+        self.by_queue.extend(other.by_queue);
         self
     }
+
+    /// These handlers for jobs of `queue` only, so that merging another set with the same
+    /// kinds for another queue does not replace them.
+    pub fn for_queue(self, queue: &str) -> Self {
+        let mut by_queue = self.by_queue;
+        by_queue.extend(
+            self.by_kind
+                .into_iter()
+                .map(|(kind, handler)| ((queue.to_owned(), kind), handler)),
+        );
+        Self {
+            by_kind: HashMap::new(),
+            by_queue,
+        }
+    }
+
+    fn handler(&self, job: &Job) -> Option<&Arc<dyn JobHandler>> {
+        self.by_queue
+            .get(&(job.queue.clone(), job.kind.clone()))
+            .or_else(|| self.by_kind.get(&job.kind))
+    }
 }
+
+/// How long a peer's rate limit (a retry with `Retry-After`) may hold a job without using up
+/// its attempts: a platform that answers 429 for an hour delays its messages, it does not
+/// lose them. Past a day from the job's creation, such retries count like any other.
+pub const RATE_LIMIT_PATIENCE: Duration = Duration::days(1);
 
 /// How long a job waits before its `attempt`-th retry: exponential from 5 s, capped at one
 /// hour, with jitter in [50 %, 100 %] so that jobs failing together do not retry together.
@@ -250,7 +281,7 @@ async fn execute(
             job.max_attempts
         )))
     } else {
-        match handlers.by_kind.get(&job.kind) {
+        match handlers.handler(&job) {
             Some(handler) => handler.run(&job).await,
             None => Err(JobError::permanent(format!(
                 "no handler for job kind `{}`",
@@ -265,16 +296,27 @@ async fn execute(
             store.complete_job(job.id, owner, now).await?
         }
         Err(error) => {
-            let retry_at = match &error {
+            let retry = match &error {
+                // The peer said when to come back: waiting is not failing, for a day.
+                JobError::Retry {
+                    after: Some(after), ..
+                } if now - job.created_at < RATE_LIMIT_PATIENCE => Some(Retry {
+                    at: now + Duration::from_std(*after).unwrap_or(Duration::hours(1)),
+                    counts: false,
+                }),
                 JobError::Retry { .. } if job.attempts >= job.max_attempts => None,
                 JobError::Retry {
                     after: Some(after), ..
-                } => Some(now + Duration::from_std(*after).unwrap_or(Duration::hours(1))),
-                JobError::Retry { after: None, .. } => Some(now + backoff(job.id.0, job.attempts)),
+                } => Some(Retry::at(
+                    now + Duration::from_std(*after).unwrap_or(Duration::hours(1)),
+                )),
+                JobError::Retry { after: None, .. } => {
+                    Some(Retry::at(now + backoff(job.id.0, job.attempts)))
+                }
                 JobError::Permanent(_) => None,
             };
-            match retry_at {
-                Some(at) => {
+            match retry {
+                Some(Retry { at, .. }) => {
                     warn!(error = %error, retry_at = %at, "job failed; will retry");
                     metrics_outcome(&job, "retry");
                 }
@@ -284,7 +326,7 @@ async fn execute(
                 }
             }
             store
-                .fail_job(job.id, owner, &error.to_string(), retry_at, now)
+                .fail_job(job.id, owner, &error.to_string(), retry, now)
                 .await?
         }
     };
@@ -302,6 +344,69 @@ fn metrics_outcome(job: &Job, outcome: &'static str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Fails with its own name, so a test sees which handler ran.
+    struct Named(&'static str);
+
+    #[async_trait]
+    impl JobHandler for Named {
+        async fn run(&self, _job: &Job) -> Result<(), JobError> {
+            Err(JobError::permanent(self.0))
+        }
+    }
+
+    fn job(queue: &str, kind: &str) -> Job {
+        let at = chrono::DateTime::UNIX_EPOCH;
+        Job {
+            id: crate::model::JobId::new(),
+            queue: queue.into(),
+            kind: kind.into(),
+            payload: serde_json::json!({}),
+            state: crate::model::JobState::Running,
+            run_at: at,
+            attempts: 1,
+            max_attempts: 10,
+            lease_until: None,
+            last_error: None,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    async fn ran_by(handlers: &Handlers, queue: &str, kind: &str) -> String {
+        let job = job(queue, kind);
+        match handlers.handler(&job) {
+            Some(h) => h.run(&job).await.unwrap_err().to_string(),
+            None => "nobody".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn each_platform_runs_its_own_queue_of_the_same_kinds() {
+        let slack = Handlers::new()
+            .on("chat.status_update", Arc::new(Named("slack")))
+            .for_queue("chat:slack");
+        let teams = Handlers::new()
+            .on("chat.status_update", Arc::new(Named("teams")))
+            .for_queue("chat:teams");
+        let handlers = Handlers::new()
+            .on("escalation.step", Arc::new(Named("core")))
+            .merge(slack)
+            .merge(teams);
+        assert_eq!(
+            ran_by(&handlers, "chat:slack", "chat.status_update").await,
+            "slack"
+        );
+        assert_eq!(
+            ran_by(&handlers, "chat:teams", "chat.status_update").await,
+            "teams"
+        );
+        assert_eq!(ran_by(&handlers, "core", "escalation.step").await, "core");
+        assert_eq!(
+            ran_by(&handlers, "chat:discord", "chat.status_update").await,
+            "nobody"
+        );
+    }
 
     #[test]
     fn backoff_doubles_from_five_seconds_within_jitter_and_caps_at_an_hour() {

@@ -14,8 +14,8 @@ use bot_core::model::{
     Actor, Alert, AlertFilter, AlertId, ChannelRef, Directory, Heartbeat, Incident, IncidentChange,
     IncidentFilter, IncidentId, IngestEvent, IngestOutcome, Integration, Job, JobId, JobState,
     NewAlert, NewHeartbeat, NewIncident, NewIntegration, NewJob, NewStatusUpdate, NewTimelineEntry,
-    Role, Service, ServiceId, Severity, StatusUpdate, Subject, TimelineEntry, TriggerOutcome, User,
-    UserId,
+    Retry, Role, Service, ServiceId, Severity, StatusUpdate, Subject, TimelineEntry,
+    TriggerOutcome, User, UserId,
 };
 use bot_core::store::{ApiToken, Counts, JobsFor, PostedMessage, Store, StoreError, StoreResult};
 use bot_core::{Clock, ManualClock, SystemClock};
@@ -131,6 +131,7 @@ conformance!(
     an_expired_lease_lets_another_worker_take_the_job_over,
     a_retryable_failure_queues_the_job_again_after_its_backoff,
     retry_after_overrides_the_backoff_exactly,
+    a_rate_limit_longer_than_the_attempts_delays_a_job_without_losing_it,
     a_job_is_dead_after_max_attempts_failures,
     a_permanent_failure_is_dead_at_once,
     a_job_of_an_unknown_kind_is_dead_with_a_message_naming_the_kind,
@@ -286,12 +287,14 @@ async fn retry_after_overrides_the_backoff_exactly(store: Arc<dyn Store>) {
     let clock = clock();
     let t = clock.now();
     let id = enqueue_one(&*store, job_at(t)).await;
-    let recorder = Recorder::new(|job| match job.attempts {
-        1 => Err(JobError::Retry {
+    // Limited on its first run (a rate-limited run gives its attempt back, so the attempt
+    // count does not tell the runs apart; the recorded error does).
+    let recorder = Recorder::new(|job| match job.last_error {
+        None => Err(JobError::Retry {
             message: "rate limited".into(),
             after: Some(std::time::Duration::from_millis(90_500)),
         }),
-        _ => Ok(()),
+        Some(_) => Ok(()),
     });
     let workers = pool(&store, &clock, recorder.clone(), &["core"]);
 
@@ -308,6 +311,75 @@ async fn retry_after_overrides_the_backoff_exactly(store: Arc<dyn Store>) {
     clock.set(retry_at);
     assert_eq!(workers.run_due().await.unwrap(), 1);
     assert_eq!(store.get_job(id).await.unwrap().state, JobState::Done);
+}
+
+/// A platform answering 429 with `Retry-After: 1` for longer than the job has attempts: the
+/// waits give their attempts back, so the message goes out when the limit lifts. Past a
+/// day, rate-limited retries count again and the job ends dead after its attempts.
+async fn a_rate_limit_longer_than_the_attempts_delays_a_job_without_losing_it(
+    store: Arc<dyn Store>,
+) {
+    let clock = clock();
+    let t = clock.now();
+    let limited = || JobError::Retry {
+        message: "rate limited".into(),
+        after: Some(std::time::Duration::from_secs(1)),
+    };
+    let id = enqueue_one(
+        &*store,
+        NewJob {
+            max_attempts: 3,
+            ..job_at(t)
+        },
+    )
+    .await;
+    let lifted = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let recorder = Recorder::new({
+        let lifted = lifted.clone();
+        move |_| {
+            if lifted.load(Ordering::SeqCst) {
+                Ok(())
+            } else {
+                Err(limited())
+            }
+        }
+    });
+    let workers = pool(&store, &clock, recorder.clone(), &["core"]);
+    for second in 0..10 {
+        assert_eq!(workers.run_due().await.unwrap(), 1, "second {second}");
+        let job = store.get_job(id).await.unwrap();
+        assert_eq!(job.state, JobState::Queued);
+        assert_eq!(
+            job.attempts, 0,
+            "a wait the peer asked for uses up no attempt"
+        );
+        assert_eq!(job.run_at, clock.now() + Duration::seconds(1));
+        clock.advance(Duration::seconds(1));
+    }
+    lifted.store(true, Ordering::SeqCst);
+    assert_eq!(workers.run_due().await.unwrap(), 1);
+    let done = store.get_job(id).await.unwrap();
+    assert_eq!(done.state, JobState::Done);
+    assert_eq!(recorder.runs_of(id), 11);
+
+    // A day on, the same limit counts: three more rate-limited runs and it is dead.
+    lifted.store(false, Ordering::SeqCst);
+    let id = enqueue_one(
+        &*store,
+        NewJob {
+            max_attempts: 3,
+            ..job_at(clock.now())
+        },
+    )
+    .await;
+    clock.advance(bot_core::jobs::RATE_LIMIT_PATIENCE);
+    for attempt in 1..=3 {
+        assert_eq!(workers.run_due().await.unwrap(), 1, "attempt {attempt}");
+        let job = store.get_job(id).await.unwrap();
+        assert_eq!(job.attempts, attempt);
+        clock.advance(Duration::seconds(1));
+    }
+    assert_eq!(store.get_job(id).await.unwrap().state, JobState::Dead);
 }
 
 async fn a_job_is_dead_after_max_attempts_failures(store: Arc<dyn Store>) {
@@ -1162,10 +1234,10 @@ impl Store for FlakyStore {
         id: JobId,
         owner: Uuid,
         error: &str,
-        retry_at: Option<DateTime<Utc>>,
+        retry: Option<Retry>,
         at: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        self.inner.fail_job(id, owner, error, retry_at, at).await
+        self.inner.fail_job(id, owner, error, retry, at).await
     }
     async fn next_job_due(&self, queues: &[String]) -> StoreResult<Option<DateTime<Utc>>> {
         self.inner.next_job_due(queues).await

@@ -15,6 +15,13 @@
 //! signature over the raw body it received (before any JSON parsing) with [`verify`], and
 //! refuses timestamps more than 5 minutes away from its own clock. The body's shape is
 //! documented on [`WebhookPayload`].
+//!
+//! # Repeats
+//!
+//! Delivery is at least once: a Tocsin process that dies after the receiver took a page but
+//! before recording that sends the page again. Every page carries `Idempotency-Key: <key>`,
+//! the same on every such repeat and different for any other page (even of the same alert,
+//! attempt and person), so a receiver that remembers recent keys can drop repeats.
 
 use std::error::Error as _;
 use std::fmt;
@@ -36,6 +43,8 @@ use sha2::Sha256;
 pub const TIMESTAMP_HEADER: &str = "X-Tocsin-Timestamp";
 /// Header with `sha256=<hex HMAC>`; see the module documentation for what is signed.
 pub const SIGNATURE_HEADER: &str = "X-Tocsin-Signature";
+/// Header naming the page (not the request): equal on repeats of one page; see "Repeats".
+pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
 
 /// A receiver that has not answered by then is treated as down, so that the page is retried
 /// (and the escalation moves on) instead of a worker waiting on it.
@@ -94,7 +103,7 @@ impl Notifier for WebhookNotifier {
             &self.secret,
             now,
             body,
-            None,
+            Some((IDEMPOTENCY_KEY_HEADER, page.idempotency_key.clone())),
             Patience::RateLimitOnly,
         )
         .await?;

@@ -31,7 +31,7 @@ pub use ingest::{
     AlertKey, Heartbeat, IngestEvent, IngestOutcome, IngestResult, Integration, NewHeartbeat,
     NewIntegration, Urgency,
 };
-pub use job::{Job, JobState, NewJob};
+pub use job::{Job, JobState, NewJob, Retry};
 pub use policy::{
     EscalationLevel, EscalationPolicy, EscalationState, NotifyRule, Target, rules_for_attempt,
 };

@@ -135,6 +135,15 @@ impl PostgresStore {
     async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
         self.pool.begin().await
     }
+
+    /// A job claim's transaction. Replicas share the database, so a job another process
+    /// leased is only taken over once its lease expires.
+    async fn begin_claim(
+        &self,
+        _now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+        self.begin_write().await
+    }
 }
 
 impl super::sql::Dialect for PostgresStore {
@@ -146,13 +155,24 @@ impl super::sql::Dialect for PostgresStore {
     const OPEN_ALERTS_BY_KEYS: &'static str = "SELECT * FROM alerts WHERE service = $1 \
         AND status <> 'resolved' \
         AND dedup_key = ANY(ARRAY(SELECT jsonb_array_elements_text($2))) FOR UPDATE";
-    const CLAIM_JOBS: &'static str = "WITH due AS (SELECT id FROM jobs \
-            WHERE queue IN (SELECT jsonb_array_elements_text($4)) \
-              AND ((state = 'queued' AND run_at <= $3) OR (state = 'running' AND lease_until <= $3)) \
-            ORDER BY run_at LIMIT $5 FOR UPDATE SKIP LOCKED) \
+    // Queued jobs come from `jobs_queued_by_run_at` in `run_at` order, so a claim reads only
+    // as many rows as it takes, whatever the backlog; jobs whose lease ran out come first.
+    const CLAIM_JOBS: &'static str = "WITH queued AS (SELECT id FROM jobs j \
+            WHERE state = 'queued' AND run_at <= $3 \
+              AND queue = ANY(ARRAY(SELECT jsonb_array_elements_text($4))) \
+              AND (j.payload->>'order' IS NULL OR NOT EXISTS (SELECT 1 FROM jobs e \
+                  WHERE e.queue = j.queue AND e.state IN ('queued', 'running') \
+                  AND e.payload->>'order' = j.payload->>'order' \
+                  AND (e.created_at, e.id) < (j.created_at, j.id))) \
+            ORDER BY run_at LIMIT $5 FOR UPDATE SKIP LOCKED), \
+        expired AS (SELECT id FROM jobs \
+            WHERE state = 'running' AND lease_until <= $3 \
+              AND queue = ANY(ARRAY(SELECT jsonb_array_elements_text($4))) \
+            ORDER BY lease_until LIMIT $5 FOR UPDATE SKIP LOCKED) \
         UPDATE jobs SET state = 'running', attempts = jobs.attempts + 1, lease_owner = $1, \
             lease_until = $2, updated_at = $3 \
-        FROM due WHERE jobs.id = due.id \
+        WHERE jobs.id IN (SELECT id FROM (SELECT id, 0 AS rank FROM expired \
+            UNION ALL SELECT id, 1 FROM queued) due ORDER BY rank LIMIT $5) \
         RETURNING jobs.id, jobs.queue, jobs.kind, jobs.payload, jobs.state, jobs.run_at, \
             jobs.attempts, jobs.max_attempts, jobs.lease_until, jobs.last_error, \
             jobs.created_at, jobs.updated_at";
@@ -160,10 +180,17 @@ impl super::sql::Dialect for PostgresStore {
         AND EXISTS (SELECT 1 FROM timeline t WHERE t.alert_id = a.id AND t.kind = 'paged' \
             AND t.data->>'user' = $1) ORDER BY a.id DESC";
     const ESCALATION_EPOCH_FOR_UPDATE: &'static str =
-        "SELECT epoch FROM escalations WHERE alert_id = $1 FOR UPDATE";
-    const NEXT_JOB_DUE: &'static str = "SELECT MIN(CASE WHEN state = 'queued' THEN run_at \
-        ELSE lease_until END) FROM jobs \
-        WHERE state IN ('queued', 'running') AND queue IN (SELECT jsonb_array_elements_text($1))";
+        "SELECT epoch, cycle, level, attempt FROM escalations WHERE alert_id = $1 FOR UPDATE";
+    const NEXT_JOB_DUE: &'static str = "SELECT LEAST(\
+        (SELECT run_at FROM jobs j WHERE state = 'queued' \
+            AND queue = ANY(ARRAY(SELECT jsonb_array_elements_text($1))) \
+            AND (j.payload->>'order' IS NULL OR NOT EXISTS (SELECT 1 FROM jobs e \
+                WHERE e.queue = j.queue AND e.state IN ('queued', 'running') \
+                AND e.payload->>'order' = j.payload->>'order' \
+                AND (e.created_at, e.id) < (j.created_at, j.id))) \
+            ORDER BY run_at LIMIT 1), \
+        (SELECT MIN(lease_until) FROM jobs WHERE state = 'running' \
+            AND queue = ANY(ARRAY(SELECT jsonb_array_elements_text($1)))))";
     // Conflicts with itself and with every write, not with reads: the old directory stays
     // readable until the new one commits.
     const LOCK_DIRECTORY: Option<&'static str> =

@@ -15,13 +15,17 @@ pub(super) trait Dialect {
     /// locked where possible.
     const OPEN_ALERTS_BY_KEYS: &'static str;
     /// Claims due jobs: `$1` owner, `$2` lease_until, `$3` now, `$4` JSON array of queues,
-    /// `$5` limit. Returns the claimed rows.
+    /// `$5` limit. Returns the claimed rows. A job whose payload has an `order` (see
+    /// [`crate::model::NewJob::in_order_of`]) is passed over while an earlier job of its
+    /// queue with the same `order` is queued or running.
     const CLAIM_JOBS: &'static str;
     /// Ids of open alerts with a `paged` timeline entry for user `$1`, newest first.
     const OPEN_ALERTS_PAGED_TO: &'static str;
-    /// The `epoch` of alert `$1`'s escalation, locked where the backend can.
+    /// The `epoch`, `cycle`, `level` and `attempt` of alert `$1`'s escalation, locked where
+    /// the backend can.
     const ESCALATION_EPOCH_FOR_UPDATE: &'static str;
-    /// Earliest moment a job of the queues in `$1` (JSON array) becomes claimable.
+    /// Earliest moment a job of the queues in `$1` (JSON array) becomes claimable (one
+    /// waiting behind an earlier job of its `order` does not count).
     const NEXT_JOB_DUE: &'static str;
     /// Run first in `replace_directory`, so that replicas starting together replace the
     /// directory one after the other instead of inserting into each other's half-written
@@ -598,9 +602,18 @@ macro_rules! impl_store {
                 .await
                 {
                     Ok(v) => v,
-                    // No migrations table yet: the database answers but is not migrated.
-                    Err(sqlx::Error::Database(_)) => return Ok(false),
-                    Err(e) => return Err(e.into()),
+                    Err(e) => {
+                        let e = StoreError::from(e);
+                        return match e {
+                            // Refused, not unmigrated (a database that takes no
+                            // connections answers with a database error too).
+                            _ if e.is_unavailable() => Err(e),
+                            // No migrations table yet: the database answers but is not
+                            // migrated.
+                            StoreError::Database(sqlx::Error::Database(_)) => Ok(false),
+                            e => Err(e),
+                        };
+                    }
                 };
                 Ok(Self::MIGRATOR
                     .iter()
@@ -1219,11 +1232,20 @@ macro_rules! impl_store {
                 at: DateTime<Utc>,
             ) -> StoreResult<bool> {
                 let mut tx = self.begin_write().await?;
-                let current: Option<i32> = sqlx::query_scalar(<Self as Dialect>::ESCALATION_EPOCH_FOR_UPDATE)
+                let current: Option<(i32, i32, i32, i32)> = sqlx::query_as(<Self as Dialect>::ESCALATION_EPOCH_FOR_UPDATE)
                     .bind(next.alert_id.0)
                     .fetch_optional(&mut *tx)
                     .await?;
-                if current.unwrap_or(0) != expected_epoch {
+                if current.map_or(0, |(epoch, ..)| epoch) != expected_epoch {
+                    return Ok(false);
+                }
+                // A step whose process died after this commit but before it recorded the job
+                // as done runs again: it finds the escalation already there, and writes nothing
+                // (else it would page again under new jobs, and schedule every later step twice).
+                if let Some((epoch, cycle, level, attempt)) = current
+                    && epoch == next.epoch
+                    && (cycle, level, attempt) >= (next.cycle, next.level, next.attempt)
+                {
                     return Ok(false);
                 }
                 let state = if next.running { "running" } else { "exhausted" };
@@ -1896,7 +1918,7 @@ macro_rules! impl_store {
                 lease_until: DateTime<Utc>,
                 limit: i64,
             ) -> StoreResult<Vec<Job>> {
-                let mut tx = self.begin_write().await?;
+                let mut tx = self.begin_claim(now).await?;
                 let rows: Vec<JobRow> = sqlx::query_as(<Self as Dialect>::CLAIM_JOBS)
                     .bind(owner)
                     .bind(lease_until)
@@ -1930,21 +1952,23 @@ macro_rules! impl_store {
                 id: JobId,
                 owner: Uuid,
                 error: &str,
-                retry_at: Option<DateTime<Utc>>,
+                retry: Option<crate::model::Retry>,
                 at: DateTime<Utc>,
             ) -> StoreResult<bool> {
-                let state = if retry_at.is_some() { JobState::Queued } else { JobState::Dead };
+                let state = if retry.is_some() { JobState::Queued } else { JobState::Dead };
                 let failed = sqlx::query(
                     "UPDATE jobs SET state = $4, run_at = COALESCE($5, run_at), lease_owner = NULL, \
-                     lease_until = NULL, last_error = $6, updated_at = $3 \
+                     lease_until = NULL, last_error = $6, updated_at = $3, \
+                     attempts = CASE WHEN $7 THEN attempts ELSE attempts - 1 END \
                      WHERE id = $1 AND lease_owner = $2 AND state = 'running'",
                 )
                 .bind(id.0)
                 .bind(owner)
                 .bind(at)
                 .bind(state.as_str())
-                .bind(retry_at)
+                .bind(retry.map(|r| r.at))
                 .bind(error)
+                .bind(retry.is_none_or(|r| r.counts))
                 .execute(self.writer())
                 .await?;
                 // No wake-up: the pool that failed the job looks for the next due one itself.
@@ -2039,6 +2063,11 @@ macro_rules! impl_store {
                         "SELECT state, COUNT(*) FROM jobs GROUP BY state ORDER BY state",
                     )
                     .fetch_all(pool)
+                    .await?,
+                    jobs_retrying: sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM jobs WHERE state = 'queued' AND attempts > 0",
+                    )
+                    .fetch_one(pool)
                     .await?,
                 })
             }
