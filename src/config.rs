@@ -63,6 +63,29 @@ pub struct Config {
     pub postmortem: PostmortemConfig,
     /// Where action items are filed as tickets.
     pub trackers: TrackersConfig,
+    /// Request rate limits on public routes.
+    pub limits: LimitsConfig,
+}
+
+/// `[limits]`: how fast one integration key may send alerts and heartbeat pings to this
+/// process, so that one runaway sender cannot starve the others. Over the limit the sender
+/// is answered 429 with `Retry-After` and retries.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct LimitsConfig {
+    /// Sustained requests per second, per integration key, per process.
+    pub inbound_per_second: u32,
+    /// Requests one key may send at once before the sustained rate applies.
+    pub inbound_burst: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            inbound_per_second: 100,
+            inbound_burst: 500,
+        }
+    }
 }
 
 /// `[paging]`.
@@ -817,6 +840,18 @@ impl Config {
             "service",
             self.services.iter().map(|s| s.id.as_str()),
         );
+        for (key, value) in [
+            ("inbound_per_second", self.limits.inbound_per_second),
+            ("inbound_burst", self.limits.inbound_burst),
+        ] {
+            if value == 0 {
+                c.report(
+                    &KeyPath::of("limits").key(key),
+                    Part::Value,
+                    "must be greater than 0".into(),
+                );
+            }
+        }
         statuspage::check(&self.statuspage, &services, c);
         postmortem::check(&self.postmortem, c);
         trackers::check(&self.trackers, c);
@@ -1936,6 +1971,39 @@ key_env = "CHECKOUT_KEY"
             0,
             "schedules[0].time_zone",
             "unknown time zone `EST5`; use an IANA name such as `Europe/Berlin`",
+        );
+    }
+
+    #[test]
+    fn inbound_limits_default_read_from_the_example_and_must_be_positive() {
+        assert_eq!(
+            Config::parse("t.toml", "").unwrap().limits,
+            LimitsConfig {
+                inbound_per_second: 100,
+                inbound_burst: 500
+            }
+        );
+        let text = format!("{}\n", example())
+            .replace("inbound_per_second = 100", "inbound_per_second = 7")
+            .replace("inbound_burst = 500", "inbound_burst = 9");
+        let limits = Config::parse("t.toml", &text).unwrap().limits;
+        assert_eq!((limits.inbound_per_second, limits.inbound_burst), (7, 9));
+
+        let text = example().replace("inbound_burst = 500", "inbound_burst = 0");
+        assert_problem(
+            &text,
+            "inbound_burst =",
+            0,
+            "limits.inbound_burst",
+            "must be greater than 0",
+        );
+        let text = example().replace("inbound_per_second = 100", "inbound_per_second = 0");
+        assert_problem(
+            &text,
+            "inbound_per_second =",
+            0,
+            "limits.inbound_per_second",
+            "must be greater than 0",
         );
     }
 

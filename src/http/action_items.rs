@@ -39,6 +39,7 @@ pub fn routes() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct NewActionItemBody {
     /// What will be done; at most 200 characters.
+    #[schema(pattern = r"^[^\x00]*[^\s\x00][^\x00]*$", max_length = 200)]
     pub title: String,
     pub tracker: Option<Tracker>,
     /// `owner/repo`, one of `[trackers.github] repos`.

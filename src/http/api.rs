@@ -87,6 +87,7 @@ fn alert_id(id: &str) -> Result<AlertId, ApiError> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateIncident {
+    #[schema(pattern = r"^[^\x00]*[^\s\x00][^\x00]*$", max_length = 200)]
     pub title: String,
     pub severity: Severity,
     #[serde(default)]
@@ -106,6 +107,7 @@ pub struct CreateIncident {
     security(("bearer" = [])),
     responses((status = 201, body = Incident), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "an alert to link does not exist"),
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 pub async fn create_incident(
@@ -155,6 +157,7 @@ pub async fn create_incident(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct IncidentQuery {
     pub status: Option<IncidentStatus>,
@@ -162,6 +165,7 @@ pub struct IncidentQuery {
     /// Only incidents that are not resolved.
     pub open: Option<bool>,
     /// Page size, 1..=100 (default 25).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
     /// Cursor: incidents numbered below this (the previous page's `next_before`).
     pub before: Option<i64>,
@@ -223,6 +227,7 @@ pub async fn get_incident(
 pub struct PatchIncident {
     pub status: Option<IncidentStatus>,
     pub severity: Option<Severity>,
+    #[schema(pattern = r"^[^\x00]*[^\s\x00][^\x00]*$", max_length = 200)]
     pub title: Option<String>,
     pub commander: Option<UserId>,
     pub communications_lead: Option<UserId>,
@@ -282,6 +287,7 @@ pub async fn patch_incident(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostUpdate {
+    #[schema(pattern = r"^[^\x00]*[^\s\x00][^\x00]*$", max_length = 4000)]
     pub text: String,
     #[serde(default)]
     pub visibility: Visibility,
@@ -327,6 +333,7 @@ pub async fn list_updates(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddTimeline {
+    #[schema(pattern = r"^[^\x00]*[^\s\x00][^\x00]*$", max_length = 4000)]
     pub text: String,
 }
 
@@ -374,11 +381,13 @@ pub async fn incident_timeline(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AlertQuery {
     pub status: Option<AlertStatus>,
     pub service: Option<ServiceId>,
     /// Page size, 1..=100 (default 25).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
     /// Cursor: alerts older than this id (the previous page's `next_before`).
     pub before: Option<AlertId>,
@@ -535,10 +544,13 @@ pub async fn get_user(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct JobQuery {
     /// `queued`, `running`, `done` or `dead`.
     pub state: Option<JobState>,
+    /// Page size, 1..=100 (default 25).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
 }
 
@@ -557,8 +569,11 @@ pub async fn list_jobs(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
+    /// Page size, 1..=100 (default 25).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
 }
 

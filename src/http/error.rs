@@ -16,7 +16,8 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
     /// Stable, machine-readable: `bad_request`, `unauthorized`, `forbidden`, `not_found`,
-    /// `conflict`, `payload_too_large`, `unsupported_media_type`, `unprocessable`, `internal`.
+    /// `conflict`, `payload_too_large`, `unsupported_media_type`, `unprocessable`,
+    /// `rate_limited`, `unavailable`, `internal`.
     pub code: &'static str,
     pub message: String,
     /// The request field at fault, as a path (`severity`, `services[1]`), when known.
@@ -76,6 +77,7 @@ impl ApiError {
             StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
             StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
             StatusCode::UNPROCESSABLE_ENTITY => "unprocessable",
+            StatusCode::TOO_MANY_REQUESTS => "rate_limited",
             StatusCode::SERVICE_UNAVAILABLE => "unavailable",
             s if s.is_client_error() => "bad_request",
             _ => "internal",

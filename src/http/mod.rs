@@ -1,5 +1,6 @@
 //! HTTP wiring: one router for the REST API, health, readiness and metrics, with request
-//! ids, tracing spans, a body limit and timeouts on every route.
+//! ids, tracing spans, a body limit and timeouts on every route, and a per-key rate limit
+//! on inbound alerts and heartbeats.
 
 mod ack;
 mod action_items;
@@ -9,6 +10,7 @@ mod error;
 mod extract;
 mod github;
 mod ingest;
+mod limits;
 mod oncall;
 mod openapi;
 mod ops;
@@ -29,6 +31,7 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use bot_core::ops::Core;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -36,6 +39,8 @@ use tower_http::trace::TraceLayer;
 pub use discord::DiscordInbound;
 pub use error::ApiError;
 pub use extract::parse_json;
+pub use limits::InboundLimits;
+pub use openapi::document as openapi_document;
 pub use slack::{Redelivery, SlackHandler, SlackInbound};
 pub use teams::TeamsInbound;
 pub use twilio::TwilioInbound;
@@ -58,6 +63,8 @@ pub struct AppState {
     pub discord: Option<Arc<DiscordInbound>>,
     /// Set when Microsoft Teams is configured (`MicrosoftAppId`): `/teams/messages` needs it.
     pub teams: Option<Arc<TeamsInbound>>,
+    /// The per-integration-key rate limit on inbound alerts and heartbeats (`[limits]`).
+    pub inbound_limits: Arc<InboundLimits>,
 }
 
 impl AppState {
@@ -69,7 +76,17 @@ impl AppState {
             slack: None,
             discord: None,
             teams: None,
+            inbound_limits: Arc::default(),
         }
+    }
+
+    pub fn with_limits(self, limits: crate::config::LimitsConfig) -> Self {
+        self.with_inbound_limits(InboundLimits::new(limits))
+    }
+
+    pub fn with_inbound_limits(mut self, limits: InboundLimits) -> Self {
+        self.inbound_limits = Arc::new(limits);
+        self
     }
 
     pub fn with_twilio(mut self, twilio: Option<TwilioInbound>) -> Self {
@@ -154,7 +171,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api::routes())
         .merge(ack::routes())
-        .merge(ingest::routes())
+        .merge(ingest::routes().route_layer(middleware::from_fn_with_state(
+            state.inbound_limits.clone(),
+            limits::limit_inbound,
+        )))
         .merge(oncall::routes())
         .merge(twilio::routes())
         .merge(slack::routes())
@@ -169,6 +189,10 @@ pub fn router(state: AppState) -> Router {
         .merge(openapi::routes())
         .fallback(|| async { ApiError::not_found("no such route") })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        // Also on routes whose handlers never read the body, and before any handler runs
+        // when Content-Length already says too much.
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(middleware::map_response(limits::json_payload_too_large))
         .layer(middleware::from_fn(record_metrics))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

@@ -77,6 +77,7 @@ pub async fn list_schedules(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct Range {
     /// Start (RFC 3339); default now.
@@ -206,6 +207,7 @@ pub async fn service_on_call(
 
 /// Calendar apps cannot send headers: feeds also take the token as `?token=`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct FeedToken {
     pub token: Option<String>,
 }

@@ -134,10 +134,11 @@ pub async fn create_postmortem(
 ) -> Result<Response, ApiError> {
     caller.require(Role::Responder)?;
     let bytes = body(bytes)?;
+    // No body, or `null`, is the same as `{}`.
     let request: CreatePostmortem = if bytes.iter().all(u8::is_ascii_whitespace) {
         CreatePostmortem::default()
     } else {
-        parse_json(&bytes)?
+        parse_json::<Option<CreatePostmortem>>(&bytes)?.unwrap_or_default()
     };
     let incident = find_incident(&state, &id).await?;
     let postmortem = state
@@ -279,6 +280,7 @@ pub async fn postmortem_markdown(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageToken {
     /// The signed token of the postmortem's link (as `GET …/postmortem` gives it).
     pub token: Option<String>,

@@ -134,13 +134,16 @@ pub async fn patch_component(
 // Public incidents and maintenance
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RecordQuery {
     /// Only records in this status.
     pub status: Option<PublicStatus>,
     /// Page size, 1..=100 (default 25).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
     /// How many to skip.
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
 }
 
@@ -208,8 +211,10 @@ pub async fn list_incidents(
 #[serde(deny_unknown_fields)]
 pub struct OpenIncident {
     /// The public title: what customers see, not the internal one.
+    #[schema(pattern = r"^[^\x00]*[^\s\x00][^\x00]*$", max_length = 200)]
     pub name: String,
     /// The first update's text.
+    #[schema(pattern = r"^[^\x00]*[^\s\x00][^\x00]*$", max_length = 4000)]
     pub body: String,
     pub impact: Impact,
     /// Default `investigating`.
@@ -325,6 +330,7 @@ pub async fn get_incident(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostPublicUpdate {
+    #[schema(pattern = r"^[^\x00]*[^\s\x00][^\x00]*$", max_length = 4000)]
     pub body: String,
     /// The status it moves to; absent: stays (an update of words only). Closing it
     /// (resolved, completed) returns its components to operational unless `components`
@@ -388,8 +394,10 @@ pub async fn list_maintenances(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewMaintenance {
+    #[schema(pattern = r"^[^\x00]*[^\s\x00][^\x00]*$", max_length = 200)]
     pub name: String,
     /// The announcement's text.
+    #[schema(pattern = r"^[^\x00]*[^\s\x00][^\x00]*$", max_length = 4000)]
     pub body: String,
     #[serde(default)]
     pub components: Vec<String>,
@@ -432,6 +440,7 @@ pub async fn schedule_maintenance(
 // Subscribers
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SubscriberQuery {
     /// Only confirmed subscribers (those who are told).
