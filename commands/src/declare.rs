@@ -63,7 +63,10 @@ impl Declare {
                 flag if flag.starts_with("--") => {
                     return Err(usage(&format!("Unknown option `{flag}`.")));
                 }
-                sev if sev.len() == 4 && sev[..3].eq_ignore_ascii_case("sev") => {
+                // `get`, not `[..3]`: the word's third byte may fall inside a character.
+                sev if sev.len() == 4
+                    && sev.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("sev")) =>
+                {
                     declare.severity = sev.parse().map_err(|_| {
                         usage(&format!(
                             "`{sev}` is not a severity: use sev1 (worst) to sev4."
@@ -254,6 +257,22 @@ mod tests {
             Err(Failure::Usage(u)) => u,
             other => panic!("expected a usage error, got {other:?}"),
         }
+    }
+
+    /// Found by the `chat_grammar` fuzz target: a four-byte word whose third byte is inside
+    /// a character (`c蛓`) panicked on a byte slice instead of being a title word.
+    #[test]
+    fn a_four_byte_word_ending_in_a_multibyte_character_is_a_title_word() {
+        let crash =
+            b"\t\t\t\t\t\t\tdeclare c\xe8\x9b\x93\t\tk\t\t\t\t\tdeclare c\xe8\x9b\x93k&uusb\x165";
+        let text = std::str::from_utf8(crash).expect("the fuzzer's input is UTF-8");
+        let Ok(crate::Command::Declare(d)) = crate::parse_incident(text) else {
+            panic!("expected a declare");
+        };
+        assert_eq!(d.severity, Severity::Sev3);
+        assert!(d.title.starts_with("c\u{86d3} k"), "{}", d.title);
+        let d = Declare::parse("c\u{86d3}").unwrap();
+        assert_eq!(d.title, "c\u{86d3}");
     }
 
     #[test]

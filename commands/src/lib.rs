@@ -438,5 +438,50 @@ async fn incident(ctx: &Ctx<'_>, text: &str) -> Outcome {
     }
 }
 
+/// Entry points for the fuzz targets in `fuzz/` (not an API): the pure parsers of chat
+/// text and dialog submissions, with their results flattened to `Debug` text so that the
+/// crate's own types stay private.
+#[doc(hidden)]
+pub mod fuzzing {
+    use std::collections::BTreeMap;
+
+    /// `/incident <text>`: the parsed command's `Debug`, or the usage/refusal text.
+    pub fn parse_incident(text: &str) -> Result<String, String> {
+        super::parse_incident(text)
+            .map(|c| format!("{c:?}"))
+            .map_err(|f| format!("{f:?}"))
+    }
+
+    /// `/oncall <text>`, as [`parse_incident`].
+    pub fn parse_oncall(text: &str) -> Result<String, String> {
+        super::oncall::OnCall::parse(text)
+            .map(|c| format!("{c:?}"))
+            .map_err(|f| format!("{f:?}"))
+    }
+
+    /// The leading incident reference of a command's arguments.
+    pub fn incident_ref(args: &str) -> (Option<i64>, &str) {
+        super::incident_ref(args)
+    }
+
+    /// A dialog submission, routed as [`super::handle`] routes it; `None` for dialogs whose
+    /// values are only read while running (the status page forms) or unknown ones.
+    pub fn dialog_submit(
+        dialog: &str,
+        fields: &BTreeMap<String, String>,
+    ) -> Option<Result<String, String>> {
+        let parsed = match dialog.split_once(':') {
+            None if dialog == super::declare::DIALOG => {
+                super::declare::Declare::from_dialog(fields).map(|c| format!("{c:?}"))
+            }
+            Some((super::resolve::DIALOG, id)) => {
+                super::resolve::Resolve::from_dialog(id, fields).map(|c| format!("{c:?}"))
+            }
+            _ => return None,
+        };
+        Some(parsed.map_err(|f| format!("{f:?}")))
+    }
+}
+
 #[cfg(test)]
 mod grammar_tests;

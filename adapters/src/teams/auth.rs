@@ -691,6 +691,62 @@ fn signing_key(jwk: Value) -> Option<(String, SigningKey)> {
     Some((jwk.kid, signing))
 }
 
+/// Entry points for the fuzz targets in `fuzz/` (not an API): each step of
+/// [`TeamsAuth::validate`] that reads what a caller or the metadata endpoint sent, without
+/// the network and the cache around them.
+#[doc(hidden)]
+pub mod fuzzing {
+    use super::*;
+
+    /// The token of an `Authorization` value and its header's `kid` and `alg`, as
+    /// [`TeamsAuth::validate`] reads them before it looks for a key.
+    pub fn token_header(authorization: &str) -> Result<(String, Algorithm), AuthError> {
+        let token = bearer_token(Some(authorization))?;
+        let header = decode_header(token)
+            .map_err(|_| AuthError::Malformed("the JWT header cannot be read".into()))?;
+        let kid = header
+            .kid
+            .filter(|kid| !kid.is_empty())
+            .ok_or_else(|| AuthError::Malformed("the JWT header has no kid".into()))?;
+        Ok((kid, header.alg))
+    }
+
+    /// A claims set (the JWT payload as JSON) checked as a signed token's would be.
+    pub fn check_claims(
+        json: &[u8],
+        app_id: &str,
+        service_url: &str,
+        now: DateTime<Utc>,
+    ) -> Result<DateTime<Utc>, AuthError> {
+        let raw: RawClaims = serde_json::from_slice(json)
+            .map_err(|_| AuthError::Malformed("the JWT claims are not the expected JSON".into()))?;
+        raw.check(app_id, service_url, now).map(|c| c.expires_at)
+    }
+
+    /// The OpenID metadata and JWKS documents as a key set; its key ids.
+    pub fn key_set(metadata: &[u8], jwks: &[u8]) -> Result<Vec<String>, AuthError> {
+        Ok(parse_key_set(metadata, jwks)?.keys.into_keys().collect())
+    }
+
+    /// `token` checked against key `kid` of the key set: algorithm, then signature.
+    pub fn verify(metadata: &[u8], jwks: &[u8], kid: &str, token: &str) -> Result<(), AuthError> {
+        let keys = parse_key_set(metadata, jwks)?;
+        let key = keys.keys.get(kid).ok_or(AuthError::UnknownKey)?;
+        let header = decode_header(token)
+            .map_err(|_| AuthError::Malformed("the JWT header cannot be read".into()))?;
+        keys.check_algorithm(key, header.alg)?;
+        verify_signature(token, key, header.alg).map(|_| ())
+    }
+
+    fn parse_key_set(metadata: &[u8], jwks: &[u8]) -> Result<KeySet, AuthError> {
+        let unreadable = |e: serde_json::Error| AuthError::MetadataUnavailable(e.to_string());
+        let metadata: OpenIdMetadata = serde_json::from_slice(metadata).map_err(unreadable)?;
+        let algorithms = accepted_algorithms(&metadata.id_token_signing_alg_values_supported)?;
+        let document: JwkDocument = serde_json::from_slice(jwks).map_err(unreadable)?;
+        KeySet::from_document(document, algorithms)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
