@@ -139,7 +139,8 @@ pub struct Counts {
     pub alerts_by_status: Vec<(String, i64)>,
     pub incidents_by_status: Vec<(String, i64)>,
     pub jobs_by_state: Vec<(String, i64)>,
-    /// Queued jobs that failed before and wait for their retry (part of `queued`).
+    /// Queued jobs that failed before and wait for their retry (part of `queued`), whether
+    /// or not the failure used up an attempt (a rate limit gives it back).
     pub jobs_retrying: i64,
 }
 

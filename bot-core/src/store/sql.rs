@@ -2065,7 +2065,7 @@ macro_rules! impl_store {
                     .fetch_all(pool)
                     .await?,
                     jobs_retrying: sqlx::query_scalar(
-                        "SELECT COUNT(*) FROM jobs WHERE state = 'queued' AND attempts > 0",
+                        "SELECT COUNT(*) FROM jobs WHERE state = 'queued' AND last_error IS NOT NULL",
                     )
                     .fetch_one(pool)
                     .await?,
