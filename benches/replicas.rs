@@ -29,8 +29,10 @@ use axum::extract::State;
 use serde_json::{Value, json};
 use sqlx::postgres::PgConnection;
 use sqlx::{AssertSqlSafe, Connection};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
+
+#[path = "../tests/support/serve.rs"]
+mod serve;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tocsin");
 const KEY: &str = "bench-replicas-alertmanager-key";
@@ -218,41 +220,9 @@ async fn receiver() -> (String, Shared) {
 /// One user paged by webhook at once for every critical alert; later attempts an hour
 /// apart, so a phase sees only first pages.
 fn config(webhook: &str) -> String {
-    format!(
-        r#"
-[paging]
-attempt_interval = "1h"
-
-[limits]
-inbound_per_second = 1000000
-inbound_burst = 1000000
-
-[console]
-enabled = false
-
-[[users]]
-id = "oncall"
-name = "On Call"
-time_zone = "UTC"
-[[users.notify]]
-channel = "webhook"
-to = "{webhook}"
-
-[[escalation_policies]]
-id = "solo"
-[[escalation_policies.levels]]
-targets = ["user:oncall"]
-
-[[services]]
-id = "checkout"
-name = "Checkout"
-escalation_policy = "solo"
-[[services.integrations]]
-name = "prometheus"
-kind = "alertmanager"
-key_env = "BENCH_AM_KEY"
-"#
-    )
+    // Pages once (the hour between attempts outlasts the run), and no rate limit.
+    let site = serve::one_webhook_site(webhook, "BENCH_AM_KEY", "1h");
+    format!("{site}\n[limits]\ninbound_per_second = 1000000\ninbound_burst = 1000000\n")
 }
 
 fn tocsin(config: &std::path::Path, database_url: &str) -> Command {
@@ -270,26 +240,9 @@ fn tocsin(config: &std::path::Path, database_url: &str) -> Command {
 
 /// `tocsin serve` once it listens: the process and its base URL.
 async fn serve(config: &std::path::Path, database_url: &str) -> (Child, String) {
-    let mut child = tocsin(config, database_url)
-        .arg("serve")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("starting tocsin serve");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let base = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await.expect("reading stdout") {
-            if let Some(url) = line.strip_prefix("listening on ") {
-                return url.to_owned();
-            }
-        }
-        panic!("tocsin serve exited before listening");
-    })
-    .await
-    .expect("tocsin serve did not start within a minute");
-    // Keep reading so the process never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, base)
+    let mut command = tocsin(config, database_url);
+    command.arg("serve").stderr(Stdio::inherit());
+    serve::start_serving(command).await
 }
 
 /// Builds bodies like the fixture: its first alert as the template, each copy with its own

@@ -486,37 +486,7 @@ async fn a_served_process_reports_a_degraded_channel_and_alerts_the_admin_once_n
     let config = dir.path().join("tocsin.toml");
     std::fs::write(
         &config,
-        format!(
-            r#"
-[paging]
-attempt_interval = "2s"
-
-[console]
-enabled = false
-
-[[users]]
-id = "oncall"
-name = "On Call"
-time_zone = "UTC"
-[[users.notify]]
-channel = "webhook"
-to = "{webhook}"
-
-[[escalation_policies]]
-id = "solo"
-[[escalation_policies.levels]]
-targets = ["user:oncall"]
-
-[[services]]
-id = "checkout"
-name = "Checkout"
-escalation_policy = "solo"
-[[services.integrations]]
-name = "prometheus"
-kind = "alertmanager"
-key_env = "DEGRADATION_AM_KEY"
-"#
-        ),
+        support::one_webhook_site(&webhook, "DEGRADATION_AM_KEY", "2s"),
     )
     .unwrap();
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_tocsin"));

@@ -106,37 +106,7 @@ pub async fn receiver() -> (String, Pages) {
 /// A site with one service whose policy pages one person [`ATTEMPTS`] times over a
 /// webhook at `webhook`.
 pub fn config(webhook: &str) -> String {
-    format!(
-        r#"
-[paging]
-attempt_interval = "2s"
-
-[console]
-enabled = false
-
-[[users]]
-id = "oncall"
-name = "On Call"
-time_zone = "UTC"
-[[users.notify]]
-channel = "webhook"
-to = "{webhook}"
-
-[[escalation_policies]]
-id = "solo"
-[[escalation_policies.levels]]
-targets = ["user:oncall"]
-
-[[services]]
-id = "checkout"
-name = "Checkout"
-escalation_policy = "solo"
-[[services.integrations]]
-name = "prometheus"
-kind = "alertmanager"
-key_env = "RELIABILITY_AM_KEY"
-"#
-    )
+    crate::support::one_webhook_site(webhook, "RELIABILITY_AM_KEY", "2s")
 }
 
 /// Writes [`config`] into `dir`; returns its path.

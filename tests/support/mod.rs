@@ -9,6 +9,9 @@
 #[allow(unused_macros, unused_imports)]
 pub mod db;
 
+// Shared with the replicas benchmark, which includes it by path.
+pub mod serve;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,6 +25,8 @@ use tocsin::config::Config;
 use tower::ServiceExt;
 
 pub use db::{Backend, Db};
+#[allow(unused_imports)] // each test binary uses a different part
+pub use serve::{one_webhook_site, start_serving};
 
 /// The example configuration shipped with Tocsin, as a newcomer would start.
 pub fn example_config() -> Config {
@@ -230,31 +235,6 @@ pub async fn api_token(dir: &std::path::Path) -> String {
         .last()
         .expect("the token is printed")
         .to_owned()
-}
-
-/// Starts a `tocsin serve` command (stdout is taken over here) and waits for its
-/// "listening on URL" line; returns the process and that URL.
-pub async fn start_serving(
-    mut command: tokio::process::Command,
-) -> (tokio::process::Child, String) {
-    use tokio::io::AsyncBufReadExt;
-    let mut child = command
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("tocsin starts");
-    let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let base = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(line) = lines.next_line().await.expect("reading stdout") {
-            if let Some(url) = line.strip_prefix("listening on ") {
-                return url.to_owned();
-            }
-        }
-        panic!("tocsin serve exited before listening");
-    })
-    .await
-    .expect("tocsin serve did not start listening");
-    (child, base)
 }
 
 /// Waits until `check` finds what it looks for, looking every 50 ms for 30 s.
