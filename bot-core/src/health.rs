@@ -1,7 +1,7 @@
 //! What one process knows of its own health, for `/readyz`, `/metrics` and the log: how
 //! each delivery channel (webhook, e-mail, SMS, voice, each chat platform) is doing, judged
 //! by the outcomes of the deliveries this process made, and which single-owner work
-//! (Slack Socket Mode, the Discord gateway) it leads or follows.
+//! (a platform connection only one replica may hold) it leads or follows.
 //!
 //! Per process, in memory: another replica may see a channel differently (it is the one
 //! whose deliveries are failing, or not). Stored state lives in the store, not here.
@@ -72,7 +72,7 @@ pub struct ChannelHealth {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
-    /// Not set up in this installation (no `SLACK_APP_TOKEN`, no gateway).
+    /// Not set up in this installation (no credentials for it).
     NotConfigured,
     /// Another process leads; this one is ready to take over.
     Follower,

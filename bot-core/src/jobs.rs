@@ -383,27 +383,27 @@ mod tests {
 
     #[tokio::test]
     async fn each_platform_runs_its_own_queue_of_the_same_kinds() {
-        let slack = Handlers::new()
-            .on("chat.status_update", Arc::new(Named("slack")))
-            .for_queue("chat:slack");
-        let teams = Handlers::new()
-            .on("chat.status_update", Arc::new(Named("teams")))
-            .for_queue("chat:teams");
+        let alpha = Handlers::new()
+            .on("chat.status_update", Arc::new(Named("alpha")))
+            .for_queue("chat:alpha");
+        let beta = Handlers::new()
+            .on("chat.status_update", Arc::new(Named("beta")))
+            .for_queue("chat:beta");
         let handlers = Handlers::new()
             .on("escalation.step", Arc::new(Named("core")))
-            .merge(slack)
-            .merge(teams);
+            .merge(alpha)
+            .merge(beta);
         assert_eq!(
-            ran_by(&handlers, "chat:slack", "chat.status_update").await,
-            "slack"
+            ran_by(&handlers, "chat:alpha", "chat.status_update").await,
+            "alpha"
         );
         assert_eq!(
-            ran_by(&handlers, "chat:teams", "chat.status_update").await,
-            "teams"
+            ran_by(&handlers, "chat:beta", "chat.status_update").await,
+            "beta"
         );
         assert_eq!(ran_by(&handlers, "core", "escalation.step").await, "core");
         assert_eq!(
-            ran_by(&handlers, "chat:discord", "chat.status_update").await,
+            ran_by(&handlers, "chat:gamma", "chat.status_update").await,
             "nobody"
         );
     }
